@@ -1,0 +1,85 @@
+// deepsz/container.h: the .dsz container (docs/FORMAT.md).
+//
+// A .dsz file holds named tensors, each with dtype, shape, codec, error bound
+// and its streams (index of nonzeros, values), an XXH64 per tensor and one for
+// the header, and model metadata as key/value pairs. The reader checks every
+// count, size and offset against the file before allocating.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "deepsz/codec.h"
+#include "deepsz/error.h"
+#include "deepsz/sparse_index.h"
+
+namespace deepsz {
+
+constexpr uint32_t kContainerVersion = 1;
+
+enum class DType : uint8_t { float32 = 1 };
+
+enum class ValueCodec : uint8_t {
+  lossless = 0,  // float32 bytes through zstd
+  dsz = 1,       // our error-bounded codec (codec.h)
+  zfp = 2,       // ZFP fixed-accuracy, 1-D (Debian's libzfp)
+};
+
+const char* value_codec_name(ValueCodec c) noexcept;
+
+struct TensorEntry {
+  std::string name;
+  DType dtype = DType::float32;
+  std::vector<uint64_t> shape;
+  ValueCodec value_codec = ValueCodec::lossless;
+  double error_bound = 0.0;          // absolute; 0 for lossless
+  bool sparse = false;               // true: values are the nonzeros only
+  std::vector<uint8_t> index_stream; // sparse_index.h stream (sparse only)
+  std::vector<uint8_t> value_stream;
+
+  uint64_t element_count() const;    // product of shape (1 for a scalar)
+};
+
+struct Container {
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<TensorEntry> tensors;
+
+  const TensorEntry* find(const std::string& name) const;
+  // Value of a metadata key, or `fallback` when absent.
+  std::string meta(const std::string& key, const std::string& fallback = "") const;
+  void set_meta(const std::string& key, const std::string& value);
+};
+
+std::vector<uint8_t> serialize_container(const Container& c);
+// Validates magic, version, every size and offset, and both checksums.
+Container parse_container(const uint8_t* data, size_t size);
+
+// Writes to a temporary file beside `path`, then renames it into place; on
+// any failure nothing is left at `path`.
+void write_container_file(const Container& c, const std::string& path);
+Container read_container_file(const std::string& path);
+
+// ---- Tensor encoding on top of the codecs --------------------------------
+
+struct TensorEncodeOptions {
+  ValueCodec codec = ValueCodec::dsz;
+  double abs_error_bound = 0.0;      // for dsz / zfp
+  bool sparse = false;               // store an index of nonzeros + values
+  IndexCoding index_coding = IndexCoding::context;
+  Predictor predictor = Predictor::automatic;
+  unsigned threads = 1;
+};
+
+TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& shape,
+                          const float* data, const TensorEncodeOptions& options);
+// Dense row-major values; pruned positions are exactly 0.0f.
+std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads = 1);
+
+// ---- ZFP (fixed-accuracy, 1-D), the peer codec ---------------------------
+std::vector<uint8_t> zfp_compress_floats(const float* data, size_t count, double tolerance);
+std::vector<float> zfp_decompress_floats(const uint8_t* stream, size_t size);
+
+}  // namespace deepsz
