@@ -20,6 +20,18 @@ namespace deepsz {
 
 constexpr uint32_t kContainerVersion = 1;
 
+// Limits of format version 1 (docs/FORMAT.md, "Limits"). The writer refuses
+// and the reader rejects anything beyond them.
+constexpr size_t kContainerHeaderSize = 48;
+constexpr size_t kContainerAlignment = 8;        // of every stream and the directory
+constexpr uint32_t kMaxTensorRank = 8;
+constexpr size_t kMaxTensorNameBytes = 1024;     // UTF-8, at least 1 byte
+constexpr size_t kMaxMetadataKeyBytes = 256;     // UTF-8, at least 1 byte
+constexpr size_t kMaxMetadataValueBytes = size_t(16) << 20;  // UTF-8, may be empty
+constexpr uint32_t kMaxTensors = 1u << 24;
+constexpr uint32_t kMaxMetadataEntries = 1u << 16;
+constexpr uint64_t kMaxTensorElements = uint64_t(1) << 48;
+
 enum class DType : uint8_t { float32 = 1 };
 
 enum class ValueCodec : uint8_t {
@@ -53,6 +65,14 @@ struct Container {
   void set_meta(const std::string& key, const std::string& value);
 };
 
+// Throws Error(invalid_argument) when `entry` breaks a rule of the format
+// (name, shape, codec id, bound, sparse flag vs. streams); the writer and
+// decode_tensor call it, the reader applies the same rules to the bytes.
+void validate_tensor_entry(const TensorEntry& entry);
+
+// Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF); NUL refused.
+bool is_valid_utf8(const std::string& s) noexcept;
+
 std::vector<uint8_t> serialize_container(const Container& c);
 // Validates magic, version, every size and offset, and both checksums.
 Container parse_container(const uint8_t* data, size_t size);
@@ -61,6 +81,13 @@ Container parse_container(const uint8_t* data, size_t size);
 // any failure nothing is left at `path`.
 void write_container_file(const Container& c, const std::string& path);
 Container read_container_file(const std::string& path);
+
+// Whole-file helpers shared with the tools. write_file_atomically writes a
+// temporary file in the directory of `path` (mode 0666 & ~umask), fsyncs it,
+// renames it into place and fsyncs the directory; on failure the temporary is
+// removed and Error(io_error) is thrown.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+void write_file_atomically(const std::string& path, const uint8_t* data, size_t size);
 
 // ---- Tensor encoding on top of the codecs --------------------------------
 

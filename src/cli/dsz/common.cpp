@@ -1,0 +1,77 @@
+#include "common.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "deepsz/container.h"
+
+namespace dsz {
+
+namespace fs = std::filesystem;
+
+std::vector<float> read_f32_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = deepsz::read_file_bytes(path);
+  if (bytes.size() % 4 != 0)
+    throw deepsz::Error(deepsz::ErrorCode::invalid_argument,
+                        path + ": size " + std::to_string(bytes.size()) +
+                            " is not a multiple of 4 (raw float32 expected)");
+  std::vector<float> v(bytes.size() / 4);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint8_t* p = bytes.data() + 4 * i;
+    const uint32_t bits = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
+                          uint32_t(p[3]) << 24;
+    std::memcpy(&v[i], &bits, 4);
+  }
+  return v;
+}
+
+void write_f32_file(const std::string& path, const std::vector<float>& values) {
+  std::vector<uint8_t> bytes(values.size() * 4);
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &values[i], 4);
+    for (int b = 0; b < 4; ++b) bytes[4 * i + b] = uint8_t(bits >> (8 * b));
+  }
+  deepsz::write_file_atomically(path, bytes.data(), bytes.size());
+}
+
+double checked_bound(double value, const char* option) {
+  if (!std::isfinite(value) || value < 0.0)
+    throw UsageError(std::string(option) + " must be a finite number >= 0");
+  return value;
+}
+
+unsigned checked_threads(unsigned threads) {
+  if (threads < 1 || threads > 1024) throw UsageError("--threads must be in 1..1024");
+  return threads;
+}
+
+deepsz::Predictor parse_predictor(const std::string& name) {
+  if (name == "auto") return deepsz::Predictor::automatic;
+  if (name == "none") return deepsz::Predictor::none;
+  if (name == "lorenzo") return deepsz::Predictor::lorenzo;
+  throw UsageError("--predictor must be auto, none or lorenzo");
+}
+
+void check_distinct(const std::string& in, const std::string& out) {
+  std::error_code ec;
+  if (fs::exists(out, ec) && fs::equivalent(in, out, ec))
+    throw UsageError("output '" + out + "' is the input file");
+  if (fs::weakly_canonical(in, ec) == fs::weakly_canonical(out, ec) && !ec)
+    throw UsageError("output '" + out + "' is the input file");
+}
+
+std::string sanitise_file_name(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) {
+    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    out.push_back(keep ? char(c) : '_');
+  }
+  if (out.empty() || out[0] == '.') out.insert(out.begin(), '_');
+  if (out.size() > 200) out.resize(200);
+  return out;
+}
+
+}  // namespace dsz

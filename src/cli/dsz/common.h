@@ -1,0 +1,47 @@
+// Shared pieces of the dsz commands: errors, raw float32 files, parameter
+// checks, output paths.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "deepsz/codec.h"
+
+namespace dsz {
+
+// A wrong command line (exit code 2); everything else is a failure (exit 1).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Raw little-endian float32 files. The reader rejects a size that is not a
+// multiple of 4; the writer goes through a temporary file and a rename.
+std::vector<float> read_f32_file(const std::string& path);
+void write_f32_file(const std::string& path, const std::vector<float>& values);
+
+// Usage checks, each throwing UsageError with one line.
+double checked_bound(double value, const char* option);
+unsigned checked_threads(unsigned threads);
+deepsz::Predictor parse_predictor(const std::string& name);
+
+// Throws UsageError when `out` names the same file as `in`, or if `out` is
+// an existing directory where a file is expected (`allow_directory` false).
+void check_distinct(const std::string& in, const std::string& out);
+
+// A file name made of the tensor name: [A-Za-z0-9._-] kept, the rest '_',
+// no leading '.', never empty.
+std::string sanitise_file_name(const std::string& name);
+
+// Subcommand registration: each adds its options and a callback that does
+// the work (throwing on failure).
+void add_compress_command(CLI::App& app);
+void add_decompress_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace dsz

@@ -1,0 +1,43 @@
+// dsz: compress, decompress, inspect and benchmark float32 arrays and .dsz
+// containers with the codec and format libraries only (no libtorch).
+//
+// Every failure prints one line "dsz: ..." on stderr and exits 1 (2 for a
+// wrong command line); outputs are written through a temporary file and a
+// rename, so a failed run leaves no output behind.
+#include <cstdio>
+#include <new>
+
+#include "common.h"
+#include "deepsz/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dsz: error-bounded compression of float32 arrays into .dsz containers"};
+  app.require_subcommand(1);
+  dsz::add_compress_command(app);
+  dsz::add_decompress_command(app);
+  dsz::add_inspect_command(app);
+  dsz::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "dsz: %s (see dsz --help)\n", e.what());
+    return 2;
+  } catch (const dsz::UsageError& e) {
+    std::fprintf(stderr, "dsz: %s\n", e.what());
+    return 2;
+  } catch (const deepsz::Error& e) {
+    std::fprintf(stderr, "dsz: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "dsz: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dsz: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,127 @@
+// Whole-file reads and crash-safe writes (temporary file, fsync, rename).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "deepsz/container.h"
+
+namespace deepsz {
+
+namespace {
+
+[[noreturn]] void io_fail(const std::string& what, const std::string& path, int err) {
+  throw Error(ErrorCode::io_error, what + " '" + path + "': " + std::strerror(err));
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() { close(); }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int close() {
+    int rc = 0;
+    if (fd_ >= 0) rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  int fd;
+  do fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) io_fail("cannot open", path, errno);
+  FileDescriptor file(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) io_fail("cannot stat", path, errno);
+  if (S_ISDIR(st.st_mode)) io_fail("cannot read", path, EISDIR);
+  std::vector<uint8_t> out;
+  if (S_ISREG(st.st_mode)) out.reserve(size_t(st.st_size));
+  uint8_t buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_fail("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buffer, buffer + n);
+  }
+  return out;
+}
+
+void write_file_atomically(const std::string& path, const uint8_t* data, size_t size) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string dir = directory_of(path);
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    const uint64_t tick = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+    temp = path + ".tmp." + std::to_string(::getpid()) + "." +
+           std::to_string(counter.fetch_add(1)) + "." + std::to_string(tick % 1000000);
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST && errno != EINTR) io_fail("cannot create", path, errno);
+  }
+  if (fd < 0) io_fail("cannot create a temporary file for", path, EEXIST);
+  FileDescriptor file(fd);
+  try {
+    size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::write(fd, data + done, size - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        io_fail("cannot write", temp, errno);
+      }
+      done += size_t(n);
+    }
+    if (::fsync(fd) != 0) io_fail("cannot sync", temp, errno);
+    if (file.close() != 0) io_fail("cannot close", temp, errno);
+    if (::rename(temp.c_str(), path.c_str()) != 0) io_fail("cannot rename to", path, errno);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  // Make the rename durable; failure here leaves a complete file in place, so
+  // it is not an error worth undoing the write for.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_container_file(const Container& c, const std::string& path) {
+  const std::vector<uint8_t> bytes = serialize_container(c);
+  write_file_atomically(path, bytes.data(), bytes.size());
+}
+
+Container read_container_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  try {
+    return parse_container(bytes.data(), bytes.size());
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
+  }
+}
+
+}  // namespace deepsz

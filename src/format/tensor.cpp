@@ -1,0 +1,231 @@
+// encode_tensor / decode_tensor: one tensor of the container on top of the
+// codecs (codec.h, sparse_index.h, zfp, zstd).
+#include <zstd.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <string>
+
+#include "byte_io.h"
+#include "deepsz/container.h"
+
+namespace deepsz {
+
+void zfp_decompress_floats_into(const uint8_t* stream, size_t size, float* out, size_t count);
+namespace format {
+// The rules of validate_tensor_entry that do not involve the streams.
+void validate_tensor_description(const TensorEntry& e);
+}  // namespace format
+
+namespace {
+
+constexpr int kLosslessZstdLevel = 3;
+// zstd cannot expand more than this: every block of at most 128 KiB costs at
+// least a 3-byte header and one byte (an RLE block).
+constexpr uint64_t kZstdMaxRatio = (128 * 1024) / 4;
+
+[[noreturn]] void fail(ErrorCode code, const std::string& what) { throw Error(code, what); }
+
+std::vector<uint8_t> lossless_compress(const float* data, size_t count) {
+  std::vector<uint8_t> raw(count * 4);
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &data[i], 4);
+    for (int b = 0; b < 4; ++b) raw[4 * i + b] = uint8_t(bits >> (8 * b));
+  }
+  std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
+  const size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), kLosslessZstdLevel);
+  if (ZSTD_isError(n))
+    fail(ErrorCode::invalid_argument, std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+void lossless_decompress(const uint8_t* stream, size_t size, float* out, size_t count) {
+  const uint64_t bytes = uint64_t(count) * 4;
+  if (bytes > uint64_t(size) * kZstdMaxRatio)
+    fail(ErrorCode::too_large, "lossless stream: declares more values than it can hold");
+  const unsigned long long content = ZSTD_getFrameContentSize(stream, size);
+  if (content == ZSTD_CONTENTSIZE_ERROR)
+    fail(ErrorCode::corruption_detected, "lossless stream: not a zstd frame");
+  if (content == ZSTD_CONTENTSIZE_UNKNOWN || content != bytes)
+    fail(ErrorCode::corruption_detected, "lossless stream: frame does not declare " +
+                                             std::to_string(bytes) + " bytes");
+  const size_t frame = ZSTD_findFrameCompressedSize(stream, size);
+  if (ZSTD_isError(frame)) fail(ErrorCode::truncated, "lossless stream: frame is cut short");
+  if (frame != size) fail(ErrorCode::corruption_detected, "lossless stream: bytes after the frame");
+  std::vector<uint8_t> raw(static_cast<size_t>(bytes));
+  const size_t n = ZSTD_decompress(raw.data(), raw.size(), stream, size);
+  if (ZSTD_isError(n))
+    fail(ErrorCode::corruption_detected, std::string("lossless stream: zstd: ") + ZSTD_getErrorName(n));
+  if (n != bytes) fail(ErrorCode::corruption_detected, "lossless stream: short frame");
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t* p = raw.data() + 4 * i;
+    const uint32_t bits = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
+                          uint32_t(p[3]) << 24;
+    std::memcpy(&out[i], &bits, 4);
+  }
+}
+
+std::vector<uint8_t> encode_values(const float* data, size_t count,
+                                   const TensorEncodeOptions& o) {
+  switch (o.codec) {
+    case ValueCodec::lossless: return lossless_compress(data, count);
+    case ValueCodec::dsz: {
+      CodecOptions c;
+      c.abs_error_bound = o.abs_error_bound;
+      c.predictor = o.predictor;
+      c.threads = o.threads;
+      return compress_floats(data, count, c);
+    }
+    case ValueCodec::zfp: return zfp_compress_floats(data, count, o.abs_error_bound);
+  }
+  fail(ErrorCode::invalid_argument, "unknown value codec");
+}
+
+// Checks that the value stream declares `count` values and is large enough to
+// hold them, before the caller allocates the output.
+void check_value_count(const TensorEntry& e, uint64_t count) {
+  const uint8_t* s = e.value_stream.data();
+  const size_t n = e.value_stream.size();
+  uint64_t declared = 0;
+  switch (e.value_codec) {
+    case ValueCodec::lossless: {
+      if (count * 4 > uint64_t(n) * kZstdMaxRatio)
+        fail(ErrorCode::too_large, "tensor '" + e.name +
+                                       "': lossless stream is too small for its element count");
+      const unsigned long long content = ZSTD_getFrameContentSize(s, n);
+      if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+          content % 4 != 0)
+        fail(ErrorCode::corruption_detected, "tensor '" + e.name + "': not a lossless stream");
+      declared = content / 4;
+      break;
+    }
+    case ValueCodec::dsz: declared = inspect_float_stream(s, n).count; break;
+    case ValueCodec::zfp:
+      if (n < 16) fail(ErrorCode::truncated, "tensor '" + e.name + "': zfp stream too short");
+      declared = format::load_le64(s);
+      if ((declared + 3) / 4 > uint64_t(n - 16) * 8)
+        fail(ErrorCode::too_large, "tensor '" + e.name + "': zfp stream too small for its count");
+      break;
+  }
+  if (declared != count)
+    fail(ErrorCode::corruption_detected,
+         "tensor '" + e.name + "': value stream holds " + std::to_string(declared) +
+             " values where " + std::to_string(count) + " are expected");
+}
+
+void decode_values(const TensorEntry& e, float* out, size_t count, unsigned threads) {
+  const uint8_t* s = e.value_stream.data();
+  const size_t n = e.value_stream.size();
+  switch (e.value_codec) {
+    case ValueCodec::lossless: lossless_decompress(s, n, out, count); return;
+    case ValueCodec::dsz: {
+      const FloatStreamInfo info = inspect_float_stream(s, n);
+      if (info.count != count)
+        fail(ErrorCode::corruption_detected,
+             "tensor '" + e.name + "': value stream holds " + std::to_string(info.count) +
+                 " values where " + std::to_string(count) + " are expected");
+      decompress_floats_into(s, n, out, count, threads);
+      return;
+    }
+    case ValueCodec::zfp: zfp_decompress_floats_into(s, n, out, count); return;
+  }
+  fail(ErrorCode::unsupported_version, "unknown value codec");
+}
+
+// The matrix view of sparse_index.h: rows = shape[0], cols = the rest (a
+// scalar is 1 x 1, a vector of n is n x 1).
+void matrix_view(const std::vector<uint64_t>& shape, uint64_t& rows, uint64_t& cols) {
+  rows = shape.empty() ? 1 : shape[0];
+  cols = 1;
+  for (size_t i = 1; i < shape.size(); ++i) cols *= shape[i];
+}
+
+}  // namespace
+
+TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& shape,
+                          const float* data, const TensorEncodeOptions& options) {
+  TensorEntry e;
+  e.name = name;
+  e.shape = shape;
+  e.value_codec = options.codec;
+  e.sparse = options.sparse;
+  if (options.codec != ValueCodec::lossless && options.codec != ValueCodec::dsz &&
+      options.codec != ValueCodec::zfp)
+    fail(ErrorCode::invalid_argument, "unknown value codec");
+  if (!std::isfinite(options.abs_error_bound) || options.abs_error_bound < 0.0)
+    fail(ErrorCode::invalid_argument, "error bound must be finite and >= 0");
+  if (options.threads == 0) fail(ErrorCode::invalid_argument, "threads must be >= 1");
+  e.error_bound = options.codec == ValueCodec::lossless ? 0.0 : options.abs_error_bound;
+  // Checks name, shape and bound before touching `data`.
+  format::validate_tensor_description(e);
+  const uint64_t n = e.element_count();
+  if (n > std::numeric_limits<size_t>::max() / 8)
+    fail(ErrorCode::too_large, "tensor '" + name + "' does not fit in memory");
+  if (n == 0) return e;  // empty tensors have empty streams
+  if (options.sparse) {
+    uint64_t rows, cols;
+    matrix_view(shape, rows, cols);
+    const std::vector<uint64_t> positions = nonzero_positions(data, size_t(n));
+    e.index_stream =
+        encode_sparse_index(positions.data(), positions.size(), rows, cols, options.index_coding);
+    std::vector<float> values(positions.size());
+    for (size_t i = 0; i < positions.size(); ++i) values[i] = data[positions[i]];
+    e.value_stream = encode_values(values.data(), values.size(), options);
+  } else {
+    e.value_stream = encode_values(data, size_t(n), options);
+  }
+  validate_tensor_entry(e);
+  return e;
+}
+
+std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads) {
+  if (threads == 0) threads = 1;
+  validate_tensor_entry(entry);
+  const uint64_t n = entry.element_count();
+  if (n > std::numeric_limits<size_t>::max() / 8)
+    fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
+  try {
+    if (n == 0) return {};
+    if (!entry.sparse) {
+      check_value_count(entry, n);
+      std::vector<float> out(static_cast<size_t>(n));
+      decode_values(entry, out.data(), out.size(), threads);
+      return out;
+    }
+    uint64_t rows, cols;
+    matrix_view(entry.shape, rows, cols);
+    const uint8_t* is = entry.index_stream.data();
+    const size_t in = entry.index_stream.size();
+    const uint64_t kept = sparse_index_count(is, in);
+    if (kept > n)
+      fail(ErrorCode::corruption_detected,
+           "tensor '" + entry.name + "': index declares more positions than elements");
+    check_value_count(entry, kept);
+    const std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
+    if (positions.size() != kept)
+      fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
+    std::vector<float> values(positions.size());
+    decode_values(entry, values.data(), values.size(), threads);
+    std::vector<float> out(size_t(n), 0.0f);
+    uint64_t next = 0;  // positions must be strictly increasing and in range
+    for (size_t i = 0; i < positions.size(); ++i) {
+      const uint64_t p = positions[i];
+      if (p < next || p >= n)
+        fail(ErrorCode::corruption_detected,
+             "tensor '" + entry.name + "': index position out of order or range");
+      out[size_t(p)] = values[i];
+      next = p + 1;
+    }
+    return out;
+  } catch (const std::bad_alloc&) {
+    fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
+  } catch (const std::length_error&) {
+    fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
+  }
+}
+
+}  // namespace deepsz
