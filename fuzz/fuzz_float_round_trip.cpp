@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t b = p.u8();
   const uint8_t pred = p.u8();
   const uint8_t chunk = p.u8();
-  const unsigned threads = 1 + p.u8() % 4;
+  const unsigned threads = p.u8() % 8 == 0 ? 2 : 1;  // threads start slowly under ASan
   std::vector<float> v(p.rest_size() / 4);
   if (!v.empty()) std::memcpy(v.data(), p.rest(), v.size() * 4);
 
