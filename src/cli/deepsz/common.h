@@ -1,0 +1,48 @@
+// Shared helpers of the deepsz subcommands (torch-free).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "deepsz/model/data.h"
+#include "deepsz/model/model.h"
+#include "deepsz/model/train.h"
+
+namespace deepsz::cli {
+
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_prune_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_create_command(CLI::App& app);
+#ifdef DEEPSZ_HAVE_PIPELINE
+void add_compress_command(CLI::App& app);    // compress.cpp (pipeline)
+void add_decompress_command(CLI::App& app);  // decompress.cpp (pipeline)
+void add_run_command(CLI::App& app);         // pipeline_run.cpp (pipeline)
+#endif
+
+// Options every command that reads data shares.
+struct DataOptions {
+  std::string dir = model::kDefaultDataDir;
+  int64_t val = -1;  // -1: the model's recorded split size, else 5,000
+  double mean = 0.0, std = 1.0;
+  bool mean_set = false, std_set = false;
+  int threads = 0;
+};
+void add_data_options(CLI::App* cmd, DataOptions& o);
+model::Dataset load_data_for(const DataOptions& o, const model::Model* m);
+// Applies --mean/--std when given (overriding what the model recorded).
+void apply_preprocessing(const DataOptions& o, model::Model& m);
+
+// Throws unless `output` differs from every input (same file by path or inode).
+void check_output_path(const std::string& output, const std::vector<std::string>& inputs);
+
+// Progress on stderr: a redrawn bar on a terminal, one line per epoch otherwise.
+model::ProgressFn progress_printer(const std::string& label);
+void log_line(const std::string& line);
+
+std::string percent(double fraction, int decimals = 2);
+
+}  // namespace deepsz::cli

@@ -1,0 +1,86 @@
+// deepsz compress: the DeepSZ pipeline on a trained (pruned) model
+// (docs/PIPELINE.md).
+#ifdef DEEPSZ_HAVE_PIPELINE
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "common.h"
+#include "deepsz/container.h"
+#include "deepsz/error.h"
+#include "deepsz/model/runtime.h"
+#include "deepsz/pipeline/pipeline.h"
+
+namespace deepsz::cli {
+namespace {
+struct CompressArgs {
+  DataOptions data;
+  std::string model, output, report, assessment;
+  double max_loss = -1;
+  bool fc_only = false, paper = false, json = false, quiet = false;
+  std::string codec = "sz";
+  int workers = 0;
+};
+
+void run_compress(const CompressArgs& a) {
+  if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
+    throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
+  if (a.paper && a.codec == "zfp") throw Error(ErrorCode::invalid_argument, "--paper and --codec zfp exclude each other");
+  model::init_runtime(a.data.threads);
+  check_output_path(a.output, {a.model});
+  if (!a.report.empty()) check_output_path(a.report, {a.model, a.output});
+  auto t0 = std::chrono::steady_clock::now();
+  model::Model m = model::Model::load(a.model);
+  apply_preprocessing(a.data, m);
+  model::Dataset data = load_data_for(a.data, &m);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  pipeline::CompressOptions o;
+  o.max_loss = a.max_loss;
+  o.fc_only = a.fc_only;
+  o.method = a.paper ? pipeline::Method::paper : a.codec == "zfp" ? pipeline::Method::zfp : pipeline::Method::deepsz;
+  o.threads = a.data.threads;
+  o.workers = a.workers;
+  o.assessment_path = a.assessment;
+  o.progress = !a.quiet && !a.json;
+  if (!a.quiet && !a.json) o.log = log_line;
+  pipeline::CompressReport r = pipeline::compress_model(m, data, o, a.output, a.model);
+  r.seconds_load = load_seconds;
+  if (!a.report.empty()) {
+    const std::string j = pipeline::report_to_json(r, 2) + "\n";
+    write_file_atomically(a.report, reinterpret_cast<const uint8_t*>(j.data()), j.size());
+  }
+  if (a.json)
+    std::printf("%s\n", pipeline::report_to_json(r, -1).c_str());
+  else
+    std::fputs(pipeline::report_to_text(r).c_str(), stdout);
+  if (!r.guarantee_success && o.method != pipeline::Method::paper)
+    throw Error(ErrorCode::invalid_argument, "the measured drop exceeds the budget even with every tensor lossless");
+}
+}  // namespace
+
+void add_compress_command(CLI::App& app) {
+  auto args = std::make_shared<CompressArgs>();
+  CLI::App* cmd = app.add_subcommand("compress", "compress a model under an accuracy budget (DeepSZ)");
+  cmd->add_option("model", args->model, "model file (deepsz-native)")->required();
+  add_data_options(cmd, args->data);
+  cmd->add_option("--max-loss", args->max_loss,
+                  "largest validation top-1 loss in points, against the dense ancestor when recorded")
+      ->required();
+  cmd->add_flag("--fc-only", args->fc_only, "lossy coding of fully connected layers only");
+  cmd->add_option("--codec", args->codec, "lossy codec: sz (deepsz's) or zfp")
+      ->check(CLI::IsMember({"sz", "zfp"}))
+      ->capture_default_str();
+  cmd->add_flag("--paper", args->paper, "the DeepSZ 2019 baseline (fixed grid, fc only, additive model)");
+  cmd->add_option("--workers", args->workers, "assessment workers (default: one per thread)");
+  cmd->add_option("--assessment", args->assessment, "assessment table: reused when it matches the model, else written");
+  cmd->add_option("--report", args->report, "write the report as JSON");
+  cmd->add_flag("--json", args->json, "print the report as one JSON object");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
+  cmd->add_option("-o,--output", args->output, "output .dsz file")->required();
+  cmd->callback([args] { run_compress(*args); });
+}
+
+}  // namespace deepsz::cli
+#endif  // DEEPSZ_HAVE_PIPELINE

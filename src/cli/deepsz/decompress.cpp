@@ -1,0 +1,44 @@
+// deepsz decompress: a .dsz model back into a model file.
+#ifdef DEEPSZ_HAVE_PIPELINE
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "common.h"
+#include "deepsz/error.h"
+#include "deepsz/model/runtime.h"
+#include "deepsz/pipeline/pipeline.h"
+
+namespace deepsz::cli {
+namespace {
+struct DecompressArgs {
+  std::string input, output;
+  int threads = 0;
+  bool quiet = false;
+};
+
+void run_decompress(const DecompressArgs& a) {
+  model::init_runtime(a.threads);
+  check_output_path(a.output, {a.input});
+  auto t0 = std::chrono::steady_clock::now();
+  model::Model m = pipeline::decompress_model_file(a.input, static_cast<unsigned>(std::max(1, model::runtime_threads())));
+  m.save(a.output);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.quiet)
+    std::printf("%s -> %s: %s, %zu tensors (%zu masked) in %.2f s\n", a.input.c_str(), a.output.c_str(),
+                m.architecture().c_str(), m.parameters().size(), m.masked_parameters().size(), secs);
+}
+}  // namespace
+
+void add_decompress_command(CLI::App& app) {
+  auto args = std::make_shared<DecompressArgs>();
+  CLI::App* cmd = app.add_subcommand("decompress", "rebuild a model file from a .dsz model");
+  cmd->add_option("input", args->input, ".dsz model written by deepsz compress")->required();
+  cmd->add_option("--threads", args->threads, "decoding threads (default: all cores)");
+  cmd->add_flag("-q,--quiet", args->quiet, "print nothing");
+  cmd->add_option("-o,--output", args->output, "output model file")->required();
+  cmd->callback([args] { run_decompress(*args); });
+}
+
+}  // namespace deepsz::cli
+#endif  // DEEPSZ_HAVE_PIPELINE

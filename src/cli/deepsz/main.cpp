@@ -1,0 +1,54 @@
+// deepsz: the model tool. One subcommand per file (train, eval, prune, info).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include "common.h"
+#include "deepsz/error.h"
+
+int main(int argc, char** argv) {
+  // libgomp reads its environment when it is loaded, before main: busy-waiting
+  // OpenMP workers make training 5-10x slower when the cores are shared, so
+  // restart once with passive waiting unless the user chose a policy.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: carry on as is
+  }
+  CLI::App app{"deepsz: train, evaluate, prune and inspect neural networks for DeepSZ compression"};
+  app.require_subcommand(1);
+  deepsz::cli::add_train_command(app);
+  deepsz::cli::add_eval_command(app);
+  deepsz::cli::add_prune_command(app);
+  deepsz::cli::add_info_command(app);
+  deepsz::cli::add_create_command(app);
+#ifdef DEEPSZ_HAVE_PIPELINE
+  deepsz::cli::add_compress_command(app);
+  deepsz::cli::add_decompress_command(app);
+  deepsz::cli::add_run_command(app);
+#endif
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "deepsz: %s\n", e.what());
+    return 2;
+  } catch (const deepsz::Error& e) {
+    std::fprintf(stderr, "deepsz: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    auto nl = msg.find('\n');
+    if (nl != std::string::npos) msg = msg.substr(0, nl);
+    std::fprintf(stderr, "deepsz: %s\n", msg.c_str());
+    return 1;
+  }
+  return 0;
+}

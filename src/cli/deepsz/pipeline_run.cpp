@@ -1,0 +1,192 @@
+// deepsz run: the main job, end to end in one process: train LeNet-300-100
+// on Fashion-MNIST, prune under a share of the budget against dense,
+// compress under the whole budget against dense, decompress, evaluate, and
+// print one table (docs/PIPELINE.md, "deepsz run").
+#ifdef DEEPSZ_HAVE_PIPELINE
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "common.h"
+#include "deepsz/container.h"
+#include "deepsz/error.h"
+#include "deepsz/model/runtime.h"
+#include "deepsz/pipeline/pipeline.h"
+
+namespace deepsz::cli {
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct RunArgs {
+  DataOptions data;
+  std::string cache, arch = "lenet300";
+  bool fresh = false, quiet = false;
+  double max_loss = 0.3;
+  double compress_share = 0.1;  // points of max_loss left to compression
+};
+
+std::string default_cache_dir() {
+  const char* home = std::getenv("HOME");
+  if (home && *home) {
+    std::error_code ec;
+    fs::path p = fs::path(home) / ".cache" / "deepsz";
+    fs::create_directories(p, ec);
+    if (!ec && access(p.c_str(), W_OK) == 0) return p.string();
+  }
+  return (fs::current_path() / ".cache" / "deepsz").string();
+}
+
+std::string number_tag(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+uint64_t param_bytes(const model::Model& m) {
+  uint64_t n = 0;
+  for (const auto& p : m.parameters()) n += 4 * uint64_t(p.numel);
+  return n;
+}
+
+void run_pipeline(const RunArgs& a) {
+  if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
+    throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
+  if (!(a.compress_share >= 0.0 && a.compress_share <= a.max_loss))
+    throw Error(ErrorCode::invalid_argument, "--compress-share must be in [0, --max-loss]");
+  model::init_runtime(a.data.threads);
+  const std::string cache = a.cache.empty() ? default_cache_dir() : a.cache;
+  std::error_code ec;
+  fs::create_directories(cache, ec);
+  if (!fs::is_directory(cache)) throw Error(ErrorCode::io_error, "cannot create cache directory " + cache);
+  const double prune_loss = a.max_loss - a.compress_share;
+  const fs::path dir(cache);
+  const std::string dense_path = (dir / (a.arch + "-dense.pt")).string();
+  const std::string pruned_path = (dir / (a.arch + "-pruned-" + number_tag(prune_loss) + ".pt")).string();
+  const std::string dsz_path = (dir / (a.arch + "-" + number_tag(a.max_loss) + ".dsz")).string();
+  const std::string restored_path = (dir / (a.arch + "-" + number_tag(a.max_loss) + "-restored.pt")).string();
+  std::printf("deepsz run: %s, budget %g points of validation top-1 against the dense model "
+              "(pruning %g, compression the rest)\ncache: %s%s\n",
+              a.arch.c_str(), a.max_loss, prune_loss, cache.c_str(), a.fresh ? " (--fresh: rebuilding)" : "");
+  std::fflush(stdout);
+
+  auto t0 = Clock::now();
+  model::Dataset data = load_data_for(a.data, nullptr);
+  const double t_data = since(t0);
+
+  // Train (or reuse).
+  t0 = Clock::now();
+  bool dense_cached = !a.fresh && fs::exists(dense_path);
+  model::Model dense;
+  if (dense_cached) {
+    dense = model::Model::load(dense_path);
+  } else {
+    model::TrainOptions o;
+    o.architecture = a.arch;
+    if (!a.quiet) o.progress = progress_printer("train");
+    dense = model::train(data, o);
+    dense.save(dense_path);
+  }
+  const double t_train = since(t0);
+
+  // Prune (or reuse): the sparsest model within prune_loss of dense.
+  t0 = Clock::now();
+  const bool pruned_cached = dense_cached && fs::exists(pruned_path);
+  model::Model pruned;
+  if (pruned_cached) {
+    pruned = model::Model::load(pruned_path);
+  } else {
+    model::PruneOptions o;
+    o.max_loss = prune_loss;
+    o.conv = a.arch != "lenet300";
+    if (!a.quiet) {
+      o.log = log_line;
+      o.progress = progress_printer("retrain");
+    }
+    pruned = model::prune(dense, data, o);
+    pruned.save(pruned_path);
+  }
+  const double t_prune = since(t0);
+
+  // Compress under the whole budget against dense.
+  t0 = Clock::now();
+  pipeline::CompressOptions co;
+  co.max_loss = a.max_loss;
+  co.threads = a.data.threads;
+  co.progress = !a.quiet;
+  if (!a.quiet) co.log = log_line;
+  const pipeline::CompressReport r = pipeline::compress_model(pruned, data, co, dsz_path, pruned_path);
+  const double t_compress = since(t0);
+
+  // Decompress to a model file, then evaluate that file.
+  t0 = Clock::now();
+  model::Model restored = pipeline::decompress_model_file(dsz_path, unsigned(std::max(1, model::runtime_threads())));
+  restored.save(restored_path);
+  const double t_decompress = since(t0);
+  t0 = Clock::now();
+  model::Model reloaded = model::Model::load(restored_path);
+  model::Evaluator ev(reloaded, data);
+  const double val = ev.evaluate(model::Split::val).top1_rate();
+  const double test = ev.evaluate(model::Split::test).top1_rate();
+  const double t_eval = since(t0);
+  if (std::fabs(val - r.val_top1_after) > 1e-9 || std::fabs(test - r.test_top1_after) > 1e-9)
+    throw Error(ErrorCode::corruption_detected, "the restored model does not reproduce the compressed model's accuracy");
+
+  const double dense_val = std::stod(pruned.metadata(model::meta::dense_val_top1, "0"));
+  const double dense_test = std::stod(pruned.metadata(model::meta::dense_test_top1, "0"));
+  uint64_t nonzeros = 0;
+  for (const auto& p : pruned.parameters()) nonzeros += uint64_t(pruned.nonzeros(p.name));
+  const uint64_t f32 = param_bytes(dense);
+  auto size_of = [](const std::string& p) { return static_cast<unsigned long long>(fs::file_size(p)); };
+
+  std::printf("\n%-9s %-34s %10s %8s %9s %9s %9s\n", "model", "file", "bytes", "ratio", "val", "test", "seconds");
+  std::printf("%-9s %-34s %10llu %7.1fx %8.2f%% %8.2f%% %8.1f%s\n", "dense", fs::path(dense_path).filename().c_str(),
+              size_of(dense_path), double(f32) / double(size_of(dense_path)), 100 * dense_val, 100 * dense_test,
+              t_train, dense_cached ? " (cached)" : "");
+  std::printf("%-9s %-34s %10llu %7.1fx %8.2f%% %8.2f%% %8.1f%s\n", "pruned", fs::path(pruned_path).filename().c_str(),
+              size_of(pruned_path), double(f32) / double(size_of(pruned_path)), 100 * r.input_val_top1,
+              100 * r.input_test_top1, t_prune, pruned_cached ? " (cached)" : "");
+  std::printf("%-9s %-34s %10llu %7.1fx %9s %9s %8.1f\n", ".dsz", fs::path(dsz_path).filename().c_str(),
+              static_cast<unsigned long long>(r.dsz_bytes), r.ratio, "", "", t_compress);
+  std::printf("%-9s %-34s %10llu %7.1fx %8.2f%% %8.2f%% %8.1f\n", "decoded", fs::path(restored_path).filename().c_str(),
+              size_of(restored_path), double(f32) / double(size_of(restored_path)), 100 * val, 100 * test,
+              t_decompress + t_eval);
+  std::printf("\nfloat32 parameters %llu bytes; pruned density %.2f%% (%llu nonzeros); .dsz ratio %.1fx "
+              "(float32 bytes of all parameters / file bytes)\n",
+              static_cast<unsigned long long>(f32), 100.0 * double(nonzeros) / double(f32 / 4),
+              static_cast<unsigned long long>(nonzeros), r.ratio);
+  std::printf("validation drop against dense: %.2f points (budget %g; pruning %.2f, compression %.2f measured, "
+              "95%% bound %.2f); test drop against dense: %.2f points (reported only)\n",
+              (dense_val - val) * 100, a.max_loss, r.pruning_loss_pp, r.measured_drop_pp, r.drop_upper_bound_pp,
+              (dense_test - test) * 100);
+  std::printf("time: data %.1f s, train %.1f s%s, prune %.1f s%s, compress %.1f s (assess %.1f, optimise %.1f, "
+              "generate %.1f, evaluate %.1f), decompress %.2f s, evaluate %.2f s\n",
+              t_data, t_train, dense_cached ? " (cached)" : "", t_prune, pruned_cached ? " (cached)" : "", t_compress,
+              r.seconds_assess, r.seconds_optimise, r.seconds_generate, r.seconds_evaluate, t_decompress, t_eval);
+}
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "the whole pipeline: train, prune, compress, decompress, evaluate");
+  add_data_options(cmd, args->data);
+  cmd->add_option("--cache", args->cache, "cache directory (default ~/.cache/deepsz, else ./.cache/deepsz)");
+  cmd->add_flag("--fresh", args->fresh, "retrain and prune again instead of reusing the cache");
+  cmd->add_option("--max-loss", args->max_loss, "budget, points of validation top-1 against dense")->capture_default_str();
+  cmd->add_option("--compress-share", args->compress_share,
+                  "points of the budget left to compression (pruning gets the rest)")
+      ->capture_default_str();
+  cmd->add_option("--model", args->arch, "lenet300 or lenet5")
+      ->check(CLI::IsMember({"lenet300", "lenet5"}))
+      ->capture_default_str();
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
+  cmd->callback([args] { run_pipeline(*args); });
+}
+
+}  // namespace deepsz::cli
+#endif  // DEEPSZ_HAVE_PIPELINE

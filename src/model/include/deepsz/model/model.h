@@ -1,0 +1,158 @@
+// deepsz/model/model.h: trained networks as plain C++ objects, torch-free.
+//
+// The compression steps (error-bound assessment, knapsack, guarantee) and the
+// command line are written against this header only; libtorch stays inside
+// src/model/*.cpp. See docs/MODEL.md for the file formats and this API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "deepsz/model/data.h"
+
+namespace deepsz::model {
+
+enum class ParamKind { fc_weight, conv_weight, bias, other };
+const char* param_kind_name(ParamKind kind) noexcept;
+
+struct ParamInfo {
+  std::string name;            // PyTorch style: "fc1.weight", "conv2.bias"
+  std::vector<int64_t> shape;  // PyTorch layout: fc [out, in], conv [out, in, kh, kw]
+  ParamKind kind = ParamKind::other;
+  int64_t numel = 0;
+};
+
+// native: written by deepsz (a torch.save-compatible pickle archive, see
+// docs/MODEL.md); torchscript: a TorchScript module from PyTorch (or from
+// deepsz after loading one), evaluated through its own forward().
+enum class FileKind { native, torchscript };
+
+struct InputShape {
+  int64_t channels = 1;
+  int64_t rows = 28;
+  int64_t cols = 28;
+};
+
+// Architectures deepsz can build: "lenet300" (LeNet-300-100), "lenet5" (Caffe
+// LeNet-5), "alexnet", "vgg16" (ImageNet shapes, 3x224x224, 1000 classes).
+std::vector<std::string> architectures();
+
+// Reserved metadata keys (all values are strings).
+namespace meta {
+inline constexpr const char* architecture = "architecture";
+inline constexpr const char* input = "input";                  // "CxHxW"
+inline constexpr const char* classes = "classes";
+inline constexpr const char* pre_mean = "preprocessing.mean";
+inline constexpr const char* pre_std = "preprocessing.std";
+inline constexpr const char* val_images = "data.val_images";   // validation split size
+inline constexpr const char* dense_val_top1 = "dense.val_top1";    // fraction
+inline constexpr const char* dense_test_top1 = "dense.test_top1";  // fraction
+inline constexpr const char* val_top1 = "val_top1";            // of this model, when measured
+inline constexpr const char* test_top1 = "test_top1";
+}  // namespace meta
+
+class Model {
+ public:
+  Model();
+  ~Model();
+  Model(const Model& other);             // deep copy
+  Model& operator=(const Model& other);  // deep copy
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+  // Any accepted file: deepsz-native or TorchScript. Throws deepsz::Error.
+  static Model load(const std::string& path);
+  // A freshly initialised network (PyTorch's default init), seeded.
+  static Model create(const std::string& architecture, const InputShape& input,
+                      int64_t num_classes, uint64_t seed);
+  // Rebuilds a deepsz-native model from its architecture and tensors (e.g. a
+  // decoder of a .dsz file). Every parameter of the architecture must be
+  // given, with the right number of values. Metadata is copied as given.
+  static Model from_parameters(const std::string& architecture, const InputShape& input,
+                               int64_t num_classes,
+                               const std::vector<std::pair<std::string, std::vector<float>>>& params,
+                               const std::map<std::string, std::string>& metadata = {});
+
+  // Writes the same kind of file the model was loaded from (a temp file in the
+  // same directory, then rename).
+  void save(const std::string& path) const;
+
+  FileKind file_kind() const;
+  bool is_sequential() const;        // native models: activations can be cached
+  std::string architecture() const;  // "torchscript" for foreign modules
+  InputShape input_shape() const;    // torchscript: unknown until evaluated (default 1x28x28)
+  int64_t num_classes() const;       // torchscript: 0 until evaluated
+  Preprocessing preprocessing() const;
+  void set_preprocessing(const Preprocessing& pre);
+
+  std::vector<ParamInfo> parameters() const;
+  ParamInfo parameter_info(const std::string& name) const;
+  std::vector<float> parameter(const std::string& name) const;
+  void set_parameter(const std::string& name, const std::vector<float>& values);
+  int64_t nonzeros(const std::string& name) const;
+
+  // Pruning masks: one byte per element (1 kept, 0 pruned), same layout as
+  // the parameter. A masked parameter is exactly zero where the mask is 0.
+  bool has_mask(const std::string& name) const;
+  std::vector<uint8_t> mask(const std::string& name) const;
+  void set_mask(const std::string& name, const std::vector<uint8_t>& mask);
+  void clear_mask(const std::string& name);
+  std::vector<std::string> masked_parameters() const;
+
+  // Free-form string metadata; keys in deepsz::model::meta are reserved.
+  std::map<std::string, std::string> metadata() const;
+  std::string metadata(const std::string& key, const std::string& fallback = "") const;
+  void set_metadata(const std::string& key, const std::string& value);
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Per-image results of one evaluation.
+struct Evaluation {
+  std::vector<uint8_t> top1;  // 1 where the arg-max is the label
+  std::vector<uint8_t> top5;  // empty when the model has <= 5 classes
+  std::vector<float> loss;    // cross-entropy of each image (nats): a signal that does not saturate
+  double seconds = 0.0;
+  int64_t images() const { return static_cast<int64_t>(top1.size()); }
+  double top1_rate() const;
+  double top5_rate() const;  // -1 when top5 is empty
+  double mean_loss() const;
+};
+
+using ParameterOverrides = std::map<std::string, std::vector<float>>;
+
+// Evaluates a snapshot of a model on a data set with parameter overrides.
+// For sequential (native) models the activations entering the first
+// overridden layer are computed once per split and cached, so candidates for
+// a late layer do not rerun the early layers. Not thread-safe.
+class Evaluator {
+ public:
+  Evaluator(const Model& model, const Dataset& data);
+  ~Evaluator();
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+
+  Evaluation evaluate(Split split, const ParameterOverrides& overrides = {});
+  // Top-1 correctness per image, the input of paired comparisons.
+  std::vector<uint8_t> correct(Split split, const ParameterOverrides& overrides = {});
+  void clear_cache();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Fraction of ones.
+double mean_of(const std::vector<uint8_t>& flags);
+
+}  // namespace deepsz::model

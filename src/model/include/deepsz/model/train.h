@@ -1,0 +1,77 @@
+// deepsz/model/train.h: training and iterative magnitude pruning, torch-free.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "deepsz/model/data.h"
+#include "deepsz/model/model.h"
+
+namespace deepsz::model {
+
+struct TrainProgress {
+  int epoch = 0;  // 1-based
+  int epochs = 0;
+  int64_t batch = 0;  // 1-based within the epoch
+  int64_t batches = 0;
+  double loss = 0.0;  // running mean over the epoch
+  double images_per_second = 0.0;
+  bool epoch_done = false;
+};
+using ProgressFn = std::function<void(const TrainProgress&)>;
+using LogFn = std::function<void(const std::string&)>;
+
+struct TrainOptions {
+  std::string architecture = "lenet300";
+  int epochs = 0;                // 0: the architecture's default (lenet300 20, lenet5 15)
+  uint64_t seed = 1;
+  int64_t batch_size = 64;
+  double learning_rate = 1e-3;   // Adam, cosine decay to 0 over all batches
+  Preprocessing preprocessing;
+  ProgressFn progress;
+};
+
+int default_epochs(const std::string& architecture);
+
+// Trains a new model on data.train. Same seed and thread count: bit-identical.
+Model train(const Dataset& data, const TrainOptions& options);
+
+struct PruneOptions {
+  double density = 0.0;   // > 0: prune to this density over the chosen tensors
+  double max_loss = -1;   // >= 0: sparsest model within this many points (val top-1)
+  std::vector<std::string> layers;  // parameter or layer names; empty: all fc (+ conv)
+  bool conv = false;      // include convolution weights in the default choice
+  uint64_t seed = 1;
+  int step_epochs = 3;    // retraining after each pruning step
+  int final_epochs = 4;   // fine-tuning of the chosen model
+  double learning_rate = 1e-3;  // Adam, cosine decay within each step
+  int64_t batch_size = 64;
+  LogFn log;
+  ProgressFn progress;
+};
+
+struct PrunedLayer {
+  std::string name;
+  int64_t params = 0;
+  int64_t kept = 0;
+};
+
+struct PruneReport {
+  std::vector<PrunedLayer> layers;
+  double density = 0.0;  // over the pruned tensors
+  double input_val_top1 = 0.0, input_test_top1 = 0.0;
+  double val_top1 = 0.0, test_top1 = 0.0;
+  double seconds = 0.0;
+};
+
+// Iterative magnitude pruning with retraining, masks held (docs/PRUNING.md).
+Model prune(const Model& model, const Dataset& data, const PruneOptions& options,
+            PruneReport* report = nullptr);
+
+// The tensors prune() would choose.
+std::vector<std::string> prunable_parameters(const Model& model, const std::vector<std::string>& layers,
+                                             bool conv);
+
+}  // namespace deepsz::model

@@ -1,0 +1,56 @@
+// Internal to src/model: the libtorch side of Model. Includes torch; never
+// include it from a header that src/cli or src/optimize sees.
+#pragma once
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "deepsz/error.h"
+#include "deepsz/model/model.h"
+
+namespace deepsz::model {
+
+struct Layer {
+  enum class Kind { linear, conv, relu, maxpool, flatten, dropout, adaptive_avgpool };
+  Kind kind = Kind::relu;
+  std::string name;  // parameters are name + ".weight" / ".bias"
+  int64_t in = 0, out = 0, kernel = 0, stride = 1, pad = 0;
+};
+
+std::vector<Layer> build_layers(const std::string& architecture, const InputShape& input, int64_t classes);
+
+struct Model::Impl {
+  FileKind kind = FileKind::native;
+  std::map<std::string, std::string> meta;
+  std::vector<Layer> layers;                                  // native only
+  std::vector<std::pair<std::string, torch::Tensor>> params;  // torchscript: aliases of the module's
+  std::optional<torch::jit::Module> module;                   // torchscript only
+  std::map<std::string, torch::Tensor> masks;                 // bool, shaped like the parameter
+  bool training = false;
+
+  std::unique_ptr<Impl> clone() const;
+  void collect_module_params();
+  torch::Tensor& param(const std::string& name);
+  const torch::Tensor& param(const std::string& name) const;
+  bool has_param(const std::string& name) const;
+  int layer_of(const std::string& param_name) const;  // native; -1 if none
+  ParamKind kind_of(const std::string& name) const;
+  void set_training(bool on);
+  torch::Tensor forward(const torch::Tensor& x);
+  // Layers [first, last) of a native model; overrides replace parameters.
+  torch::Tensor run_layers(torch::Tensor x, size_t first, size_t last,
+                           const std::map<std::string, torch::Tensor>* overrides = nullptr);
+};
+
+// Images [first, first+count) of a set as an N x C x H x W float tensor.
+torch::Tensor images_tensor(const ImageSet& set, const Preprocessing& pre, int64_t first = 0, int64_t count = -1);
+torch::Tensor labels_tensor(const ImageSet& set);
+
+[[noreturn]] void throw_from_torch(const c10::Error& e, const std::string& context);
+
+}  // namespace deepsz::model

@@ -1,0 +1,475 @@
+// Training and iterative magnitude pruning with masks held (docs/PRUNING.md).
+#include "deepsz/model/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include "deepsz/model/runtime.h"
+#include "internal.h"
+
+namespace deepsz::model {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  std::iota(p.begin(), p.end(), 0);
+  uint64_t s = seed;
+  for (size_t i = p.size() - 1; i > 0; --i) std::swap(p[i], p[splitmix64(s) % (i + 1)]);
+  return p;
+}
+
+std::string fmt(double v, int prec = 2) {
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(prec);
+  o << v;
+  return o.str();
+}
+
+std::string fraction_string(double v) {
+  std::ostringstream o;
+  o.precision(10);
+  o << v;
+  return o.str();
+}
+
+// Adam with a cosine learning-rate decay over all batches of the run. Masked
+// parameters have their gradient zeroed before the step and the mask applied
+// again after it, so pruned weights stay exactly zero.
+void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, int epochs, double lr,
+                int64_t batch, uint64_t seed, const ProgressFn& progress,
+                const std::function<void(int)>& after_epoch = nullptr,
+                const std::function<bool(int64_t, int64_t)>& update_masks = nullptr) {
+  std::vector<torch::Tensor> params;
+  for (auto& [n, t] : m.params) {
+    t.requires_grad_(true);
+    params.push_back(t);
+  }
+  std::map<std::string, torch::Tensor> fmask;
+  auto refresh_masks = [&] {
+    torch::NoGradGuard g;
+    for (auto& [n, mk] : m.masks) {
+      fmask[n] = mk.to(torch::kFloat32);
+      m.param(n).mul_(fmask[n]);
+    }
+  };
+  refresh_masks();
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(lr));
+  const int64_t n = X.size(0);
+  const int64_t batches = (n + batch - 1) / batch;
+  const int64_t total = batches * epochs;
+  int64_t step = 0;
+  m.set_training(true);
+  for (int e = 0; e < epochs; ++e) {
+    auto perm = permutation(n, seed * 1000003ULL + static_cast<uint64_t>(e));
+    auto idx_all = torch::from_blob(perm.data(), {n}, torch::kInt64);
+    double loss_sum = 0;
+    auto t0 = Clock::now();
+    for (int64_t b = 0; b < batches; ++b, ++step) {
+      double cur = lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total)));
+      static_cast<torch::optim::AdamOptions&>(opt.param_groups()[0].options()).lr(cur);
+      if (update_masks && update_masks(step, total)) refresh_masks();
+      auto idx = idx_all.slice(0, b * batch, std::min(n, (b + 1) * batch));
+      auto xb = X.index_select(0, idx);
+      auto yb = Y.index_select(0, idx);
+      opt.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(m.forward(xb), yb);
+      loss.backward();
+      for (auto& [name, mk] : fmask) {
+        auto& g = m.param(name).mutable_grad();
+        if (g.defined()) g.mul_(mk);
+      }
+      opt.step();
+      {
+        torch::NoGradGuard g;
+        for (auto& [name, mk] : fmask) m.param(name).mul_(mk);
+      }
+      loss_sum += loss.item<double>();
+      if (progress) {
+        TrainProgress p;
+        p.epoch = e + 1;
+        p.epochs = epochs;
+        p.batch = b + 1;
+        p.batches = batches;
+        p.loss = loss_sum / static_cast<double>(b + 1);
+        double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        p.images_per_second = secs > 0 ? static_cast<double>(std::min(n, (b + 1) * batch)) / secs : 0.0;
+        p.epoch_done = b + 1 == batches;
+        progress(p);
+      }
+    }
+    if (after_epoch) {
+      m.set_training(false);
+      after_epoch(e + 1);
+      m.set_training(true);
+    }
+  }
+  m.set_training(false);
+  for (auto& t : params) {
+    t.requires_grad_(m.kind == FileKind::torchscript);
+    t.mutable_grad() = torch::Tensor();
+  }
+}
+
+struct Layerwise {
+  std::string name;
+  int64_t numel = 0;
+  double current = 1.0;        // density of the input model
+  std::vector<double> grid;    // candidate densities, decreasing, all < current
+  std::vector<double> loss;    // val points lost when only this tensor is pruned to grid[i], monotone
+};
+
+// Keeps the `keep` largest |w| of the currently unmasked entries (ties by index).
+torch::Tensor magnitude_mask(const torch::Tensor& w, const torch::Tensor* old_mask, int64_t keep) {
+  torch::Tensor a = w.detach().abs().flatten().clone();
+  if (old_mask) a.masked_fill_(old_mask->flatten().logical_not(), -1.0f);
+  keep = std::max<int64_t>(1, std::min<int64_t>(keep, a.numel()));
+  auto idx = std::get<1>(a.topk(keep, 0, true, true));
+  torch::Tensor m = torch::zeros({a.numel()}, torch::kBool);
+  m.index_fill_(0, idx, true);
+  if (old_mask) m.logical_and_(old_mask->flatten());
+  return m.view(w.sizes());
+}
+
+}  // namespace
+
+int default_epochs(const std::string& arch) { return arch == "lenet5" ? 15 : 20; }
+
+Model train(const Dataset& data, const TrainOptions& o) {
+  if (o.architecture != "lenet300" && o.architecture != "lenet5")
+    throw Error(ErrorCode::invalid_argument, "train supports --model lenet300 or lenet5");
+  if (o.batch_size <= 0 || o.learning_rate <= 0) throw Error(ErrorCode::invalid_argument, "bad training options");
+  const int epochs = o.epochs > 0 ? o.epochs : default_epochs(o.architecture);
+  InputShape in{data.train.channels, data.train.rows, data.train.cols};
+  Model model = Model::create(o.architecture, in, data.num_classes, o.seed);
+  model.set_preprocessing(o.preprocessing);
+  model.set_metadata(meta::val_images, std::to_string(data.val.size()));
+  model.set_metadata("train.epochs", std::to_string(epochs));
+  model.set_metadata("train.seed", std::to_string(o.seed));
+  model.set_metadata("train.threads", std::to_string(runtime_threads()));
+  try {
+    auto X = images_tensor(data.train, o.preprocessing);
+    auto Y = labels_tensor(data.train);
+    run_epochs(model.impl(), X, Y, epochs, o.learning_rate, o.batch_size, o.seed, o.progress);
+  } catch (const c10::Error& e) {
+    throw_from_torch(e, "training failed");
+  }
+  Evaluator ev(model, data);
+  model.set_metadata(meta::val_top1, fraction_string(ev.evaluate(Split::val).top1_rate()));
+  model.set_metadata(meta::test_top1, fraction_string(ev.evaluate(Split::test).top1_rate()));
+  return model;
+}
+
+std::vector<std::string> prunable_parameters(const Model& model, const std::vector<std::string>& layers, bool conv) {
+  std::vector<std::string> out;
+  auto params = model.parameters();
+  if (!layers.empty()) {
+    for (const std::string& l : layers) {
+      bool found = false;
+      for (const auto& p : params)
+        if ((p.name == l || p.name == l + ".weight") &&
+            (p.kind == ParamKind::fc_weight || p.kind == ParamKind::conv_weight)) {
+          out.push_back(p.name);
+          found = true;
+        }
+      if (!found) throw Error(ErrorCode::invalid_argument, "no fc or conv weight named '" + l + "'");
+    }
+    return out;
+  }
+  for (const auto& p : params)
+    if (p.kind == ParamKind::fc_weight || (conv && p.kind == ParamKind::conv_weight)) out.push_back(p.name);
+  if (out.empty()) throw Error(ErrorCode::invalid_argument, "the model has no weights to prune");
+  return out;
+}
+
+Model prune(const Model& input, const Dataset& data, const PruneOptions& o, PruneReport* report) {
+  const auto t_start = Clock::now();
+  const bool by_loss = o.max_loss >= 0;
+  if (by_loss == (o.density > 0)) throw Error(ErrorCode::invalid_argument, "give exactly one of --density or --max-loss");
+  if (!by_loss && o.density > 1) throw Error(ErrorCode::invalid_argument, "--density must be in (0, 1]");
+  auto log = [&](const std::string& s) {
+    if (o.log) o.log(s);
+  };
+  const auto names = prunable_parameters(input, o.layers, o.conv);
+  Model model = input;
+  Model::Impl& m = model.impl();
+
+  // Reference: the input model, on the same validation images (paired).
+  Evaluator ref_eval(model, data);
+  const Evaluation ref_val_eval = ref_eval.evaluate(Split::val);
+  const std::vector<uint8_t> ref_val = ref_val_eval.top1;
+  const double ref_val_loss = ref_val_eval.mean_loss();
+  const double ref_val_top1 = mean_of(ref_val);
+  const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
+  const double n_val = static_cast<double>(ref_val.size());
+  log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
+  auto drop_points = [&](const std::vector<uint8_t>& c) {
+    int64_t diff = 0;
+    for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref_val[i]} - int64_t{c[i]};
+    return 100.0 * static_cast<double>(diff) / n_val;
+  };
+
+  // 1. Sensitivity scan: each tensor pruned alone, no retraining.
+  const std::vector<double> base_grid = {0.7, 0.5, 0.35, 0.25, 0.18, 0.13, 0.1, 0.075, 0.055, 0.04,
+                                         0.03, 0.022, 0.016, 0.012, 0.009, 0.0065, 0.0045, 0.003};
+  std::vector<Layerwise> lw;
+  int64_t total = 0;
+  for (const auto& name : names) {
+    Layerwise L;
+    L.name = name;
+    L.numel = m.param(name).numel();
+    L.current = static_cast<double>(m.masks.count(name) ? m.masks[name].sum().item<int64_t>()
+                                                        : m.param(name).ne(0).sum().item<int64_t>()) /
+                static_cast<double>(L.numel);
+    total += L.numel;
+    double worst = 0;
+    for (double d : base_grid) {
+      if (d >= L.current * 0.999) continue;
+      const torch::Tensor* old = m.masks.count(name) ? &m.masks[name] : nullptr;
+      torch::Tensor mk = magnitude_mask(m.param(name), old, std::llround(d * static_cast<double>(L.numel)));
+      torch::Tensor w = m.param(name).detach() * mk.to(torch::kFloat32);
+      std::vector<float> values(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+      // Cross-entropy rise, not top-1: top-1 saturates once a layer is
+      // broken, and the greedy below would then see further cuts as free.
+      double loss = ref_eval.evaluate(Split::val, {{name, values}}).mean_loss() - ref_val_loss;
+      worst = std::max(worst, loss);  // monotone in density: noise cannot make a sparser step look cheaper
+      L.grid.push_back(d);
+      L.loss.push_back(worst);
+    }
+    std::string line = "sensitivity (val cross-entropy rise) " + name + ":";
+    for (size_t i = 0; i < L.grid.size(); ++i) line += " " + fmt(100 * L.grid[i], 1) + "%:" + fmt(L.loss[i], 3);
+    log(line);
+    lw.push_back(std::move(L));
+  }
+
+  // 2. Allocation: from the current densities, repeatedly lower the density of
+  // the tensor whose next grid step costs the fewest points per weight removed
+  // (additive loss model), until the overall density reaches the target. The
+  // path does not depend on the target, so allocations for decreasing targets
+  // are nested and the masks only ever shrink.
+  auto allocate = [&](double target) {
+    std::vector<int> pos(lw.size(), -1);  // -1: current density
+    auto density_of = [&](size_t i) { return pos[i] < 0 ? lw[i].current : lw[i].grid[static_cast<size_t>(pos[i])]; };
+    auto loss_of = [&](size_t i) { return pos[i] < 0 ? 0.0 : lw[i].loss[static_cast<size_t>(pos[i])]; };
+    auto overall = [&] {
+      double kept = 0;
+      for (size_t i = 0; i < lw.size(); ++i) kept += density_of(i) * static_cast<double>(lw[i].numel);
+      return kept / static_cast<double>(total);
+    };
+    while (overall() > target * 1.0001) {
+      int best = -1;
+      double best_cost = 0;
+      for (size_t i = 0; i < lw.size(); ++i) {
+        if (pos[i] + 1 >= static_cast<int>(lw[i].grid.size())) continue;
+        double removed = (density_of(i) - lw[i].grid[static_cast<size_t>(pos[i] + 1)]) * static_cast<double>(lw[i].numel);
+        double cost = (lw[i].loss[static_cast<size_t>(pos[i] + 1)] - loss_of(i) + 1e-5) / removed;
+        if (best < 0 || cost < best_cost) {
+          best = static_cast<int>(i);
+          best_cost = cost;
+        }
+      }
+      if (best < 0) break;
+      ++pos[static_cast<size_t>(best)];
+    }
+    std::vector<double> d(lw.size());
+    for (size_t i = 0; i < lw.size(); ++i) d[i] = density_of(i);
+    return d;
+  };
+
+  // 3. Iterative schedule: prune, retrain with masks held, measure.
+  double start = 0;
+  for (const auto& L : lw) start += L.current * static_cast<double>(L.numel);
+  start /= static_cast<double>(total);
+  const double floor_density = by_loss ? 0.002 : o.density;
+  std::vector<double> schedule;
+  for (double d = std::min(0.5, start * 0.7); d > floor_density * 1.0001; d *= 0.75) schedule.push_back(d);
+  schedule.push_back(floor_density);
+
+  torch::Tensor X, Y;
+  try {
+    X = images_tensor(data.train, model.preprocessing());
+    Y = labels_tensor(data.train);
+  } catch (const c10::Error& e) {
+    throw_from_torch(e, "prune");
+  }
+
+  auto overall_density = [&](const Model& mm) {
+    int64_t kept = 0;
+    for (const auto& L : lw) kept += mm.impl().masks.at(L.name).sum().item<int64_t>();
+    return static_cast<double>(kept) / static_cast<double>(total);
+  };
+
+  Model best = model;  // the sparsest accepted state (max-loss mode)
+  bool have_best = false;
+  double best_stat = 0;
+  int failures = 0;
+  uint64_t step_seed = o.seed;
+  for (size_t k = 0; k < schedule.size(); ++k) {
+    std::vector<double> dens = allocate(schedule[k]);
+    // Gradual pruning within the step (Zhu & Gupta's cubic schedule): the
+    // density goes from its value at the start of the step to the target in
+    // kIncrements mask updates spread over the first epoch, each by magnitude
+    // among the survivors, so the network adapts between cuts.
+    constexpr int kIncrements = 10;
+    std::vector<double> from(lw.size());
+    for (size_t i = 0; i < lw.size(); ++i)
+      from[i] = m.masks.count(lw[i].name)
+                    ? m.masks[lw[i].name].sum().item<double>() / static_cast<double>(lw[i].numel)
+                    : lw[i].current;
+    int applied = 0;
+    auto cut = [&](int increment) {
+      double f = 1.0 - std::pow(1.0 - static_cast<double>(increment) / kIncrements, 3.0);
+      for (size_t i = 0; i < lw.size(); ++i) {
+        const std::string& name = lw[i].name;
+        double d = from[i] + (dens[i] - from[i]) * f;
+        const torch::Tensor* old = m.masks.count(name) ? &m.masks[name] : nullptr;
+        torch::NoGradGuard g;
+        m.masks[name] = magnitude_mask(m.param(name), old, std::llround(d * static_cast<double>(lw[i].numel)));
+        m.param(name).mul_(m.masks[name].to(torch::kFloat32));
+      }
+    };
+    cut(++applied);
+    const int64_t batches_per_epoch = (X.size(0) + o.batch_size - 1) / o.batch_size;
+    auto update = [&](int64_t step, int64_t) {
+      if (applied >= kIncrements) return false;
+      if (step < applied * batches_per_epoch / kIncrements) return false;
+      cut(++applied);
+      return true;
+    };
+    // Two readings of the paired val drop: after the last two retraining epochs.
+    std::vector<double> readings;
+    const int epochs = std::max(1, o.step_epochs);
+    try {
+      run_epochs(m, X, Y, epochs, o.learning_rate, o.batch_size, ++step_seed, o.progress, [&](int e) {
+        if (by_loss && e + 2 > epochs) {
+          Evaluator ev(model, data);
+          readings.push_back(drop_points(ev.correct(Split::val)));
+        }
+      }, update);
+      while (applied < kIncrements) cut(++applied);  // one-epoch steps: finish the cut
+    } catch (const c10::Error& e) {
+      throw_from_torch(e, "retraining failed");
+    }
+    std::string line = "step " + std::to_string(k + 1) + "/" + std::to_string(schedule.size()) + ": density " +
+                       fmt(100 * overall_density(model), 2) + "% (";
+    for (size_t i = 0; i < lw.size(); ++i)
+      line += (i ? " " : "") + lw[i].name + " " + fmt(100 * m.masks[lw[i].name].to(torch::kFloat32).mean().item<double>(), 2) + "%";
+    line += ")";
+    if (!by_loss) {
+      log(line);
+      continue;
+    }
+    double stat = std::accumulate(readings.begin(), readings.end(), 0.0) / static_cast<double>(readings.size());
+    bool ok = stat <= o.max_loss;
+    if (!ok && stat <= o.max_loss + 2.0) {
+      // Not yet recovered? One more retraining round at half the rate, new readings.
+      line += ", val drop " + fmt(stat, 2) + " points: retraining again";
+      log(line);
+      readings.clear();
+      try {
+        run_epochs(m, X, Y, epochs, o.learning_rate * 0.5, o.batch_size, ++step_seed, o.progress, [&](int e) {
+          if (e + 2 > epochs) {
+            Evaluator ev(model, data);
+            readings.push_back(drop_points(ev.correct(Split::val)));
+          }
+        });
+      } catch (const c10::Error& e) {
+        throw_from_torch(e, "retraining failed");
+      }
+      stat = std::accumulate(readings.begin(), readings.end(), 0.0) / static_cast<double>(readings.size());
+      ok = stat <= o.max_loss;
+      line = "step " + std::to_string(k + 1) + " again";
+    }
+    line += ", val drop " + fmt(stat, 2) + " points (readings";
+    for (double r : readings) line += " " + fmt(r, 2);
+    line += ") " + std::string(ok ? "accepted" : "over budget");
+    log(line);
+    if (ok) {
+      best = model;
+      best_stat = stat;
+      have_best = true;
+      failures = 0;
+    } else if (++failures >= 3 || stat > o.max_loss + 2.0) {
+      break;
+    }
+  }
+
+  if (by_loss) {
+    if (!have_best) {
+      log("no pruned state met the budget: the input is returned unchanged");
+      best = input;
+    } else {
+      // Fine-tune the chosen masks; keep the epoch with the best val reading if it
+      // stays within the budget, else the accepted state.
+      Model tuned = best;
+      Model best_tuned = best;
+      double best_drop = best_stat;
+      if (o.final_epochs > 0) {
+        try {
+          run_epochs(tuned.impl(), X, Y, o.final_epochs, o.learning_rate * 0.5, o.batch_size, ++step_seed, o.progress,
+                     [&](int e) {
+                       Evaluator ev(tuned, data);
+                       double d = drop_points(ev.correct(Split::val));
+                       log("fine-tune epoch " + std::to_string(e) + ": val drop " + fmt(d, 2) + " points");
+                       if (d <= best_drop) {
+                         best_drop = d;
+                         best_tuned = tuned;
+                       }
+                     });
+        } catch (const c10::Error& e) {
+          throw_from_torch(e, "fine-tuning failed");
+        }
+      }
+      best = best_tuned;
+    }
+  } else {
+    best = model;
+  }
+
+  // Record masks, ancestry and accuracies.
+  Evaluator ev(best, data);
+  const double val_top1 = ev.evaluate(Split::val).top1_rate();
+  const double test_top1 = ev.evaluate(Split::test).top1_rate();
+  if (input.metadata(meta::dense_val_top1).empty()) {
+    best.set_metadata(meta::dense_val_top1, fraction_string(ref_val_top1));
+    best.set_metadata(meta::dense_test_top1, fraction_string(ref_test_top1));
+  }
+  best.set_metadata(meta::val_top1, fraction_string(val_top1));
+  best.set_metadata(meta::test_top1, fraction_string(test_top1));
+  best.set_metadata(meta::val_images, std::to_string(data.val.size()));
+  if (by_loss) best.set_metadata("prune.max_loss", fraction_string(o.max_loss));
+  else best.set_metadata("prune.density", fraction_string(o.density));
+  if (report) {
+    report->layers.clear();
+    int64_t kept_all = 0;
+    for (const auto& L : lw) {
+      PrunedLayer pl;
+      pl.name = L.name;
+      pl.params = L.numel;
+      pl.kept = best.has_mask(L.name) ? best.impl().masks.at(L.name).sum().item<int64_t>() : best.nonzeros(L.name);
+      kept_all += pl.kept;
+      report->layers.push_back(pl);
+    }
+    report->density = static_cast<double>(kept_all) / static_cast<double>(total);
+    report->input_val_top1 = ref_val_top1;
+    report->input_test_top1 = ref_test_top1;
+    report->val_top1 = val_top1;
+    report->test_top1 = test_top1;
+    report->seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  }
+  return best;
+}
+
+}  // namespace deepsz::model

@@ -1,0 +1,77 @@
+// The decoder of a .dsz model: parameters, masks and metadata back into a
+// deepsz-native model.
+#include <cstdio>
+
+#include "pipeline_internal.h"
+
+namespace deepsz::pipeline {
+
+namespace {
+model::InputShape parse_input(const std::string& s) {
+  model::InputShape in;
+  long long c = 0, h = 0, w = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%lldx%lldx%lld%c", &c, &h, &w, &tail) != 3 || c <= 0 || h <= 0 || w <= 0)
+    throw Error(ErrorCode::corruption_detected, "model container: bad input shape '" + s + "'");
+  in.channels = c;
+  in.rows = h;
+  in.cols = w;
+  return in;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b < s.size()) {
+    size_t e = s.find(',', b);
+    if (e == std::string::npos) e = s.size();
+    if (e > b) out.push_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+}  // namespace
+
+model::Model decompress_model(const Container& c, unsigned threads) {
+  if (c.meta(kModelKindKey) != kModelKindValue)
+    throw Error(ErrorCode::foreign_format,
+                "not a deepsz model container (no '" + std::string(kModelKindKey) + "=" + kModelKindValue +
+                    "' metadata; raw tensors can be extracted with `dsz decompress`)");
+  const std::string arch = c.meta(model::meta::architecture);
+  if (arch.empty()) throw Error(ErrorCode::corruption_detected, "model container: no architecture");
+  const model::InputShape input = parse_input(c.meta(model::meta::input));
+  long long classes = 0;
+  try {
+    classes = std::stoll(c.meta(model::meta::classes));
+  } catch (...) {
+    throw Error(ErrorCode::corruption_detected, "model container: bad class count");
+  }
+  std::vector<std::pair<std::string, std::vector<float>>> params;
+  for (const TensorEntry& e : c.tensors) params.emplace_back(e.name, decode_tensor(e, threads));
+  std::map<std::string, std::string> meta;
+  for (const auto& [k, v] : c.metadata)
+    if (k.rfind("deepsz", 0) != 0) meta[k] = v;
+  model::Model m = model::Model::from_parameters(arch, input, classes, params, meta);
+  for (const std::string& name : split_commas(c.meta("deepsz.masks"))) {
+    const TensorEntry* e = c.find(name);
+    if (!e) throw Error(ErrorCode::corruption_detected, "model container: mask of unknown tensor " + name);
+    std::vector<uint8_t> mask(static_cast<size_t>(e->element_count()), 0);
+    if (e->sparse) {
+      const uint64_t rows = e->shape.empty() ? 1 : e->shape[0];
+      const uint64_t cols = rows ? e->element_count() / rows : 0;
+      for (uint64_t pos : decode_sparse_index(e->index_stream.data(), e->index_stream.size(), rows, cols))
+        mask[static_cast<size_t>(pos)] = 1;
+    } else {
+      const std::vector<float> v = m.parameter(name);
+      for (size_t i = 0; i < v.size(); ++i) mask[i] = v[i] != 0.0f;
+    }
+    m.set_mask(name, mask);
+  }
+  return m;
+}
+
+model::Model decompress_model_file(const std::string& path, unsigned threads) {
+  return decompress_model(read_container_file(path), threads);
+}
+
+}  // namespace deepsz::pipeline

@@ -1,0 +1,412 @@
+// Model layer tests: small and quick, asserting real behaviour.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "deepsz/error.h"
+#include "deepsz/model/data.h"
+#include "deepsz/model/model.h"
+#include "deepsz/model/runtime.h"
+#include "deepsz/model/train.h"
+
+namespace dm = deepsz::model;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("deepsz_model_test_" + std::to_string(getpid())) / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+void put_be32(std::string& s, uint32_t v) {
+  for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string idx_images(uint32_t n, uint32_t rows, uint32_t cols, uint8_t fill = 7) {
+  std::string s;
+  put_be32(s, 0x803);
+  put_be32(s, n);
+  put_be32(s, rows);
+  put_be32(s, cols);
+  s.append(static_cast<size_t>(n) * rows * cols, static_cast<char>(fill));
+  return s;
+}
+
+std::string idx_labels(uint32_t n, uint8_t classes = 3) {
+  std::string s;
+  put_be32(s, 0x801);
+  put_be32(s, n);
+  for (uint32_t i = 0; i < n; ++i) s.push_back(static_cast<char>(i % classes));
+  return s;
+}
+
+void write_file(const fs::path& p, const std::string& bytes, bool gz = false) {
+  if (gz) {
+    gzFile f = gzopen(p.c_str(), "wb");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  } else {
+    std::ofstream(p, std::ios::binary) << bytes;
+  }
+}
+
+void write_set(const fs::path& dir, uint32_t ntrain, uint32_t ntest, uint32_t rows, uint32_t cols, bool gz) {
+  const std::string ext = gz ? ".gz" : "";
+  write_file(dir / ("train-images-idx3-ubyte" + ext), idx_images(ntrain, rows, cols), gz);
+  write_file(dir / ("train-labels-idx1-ubyte" + ext), idx_labels(ntrain), gz);
+  write_file(dir / ("t10k-images-idx3-ubyte" + ext), idx_images(ntest, rows, cols), gz);
+  write_file(dir / ("t10k-labels-idx1-ubyte" + ext), idx_labels(ntest), gz);
+}
+
+// Expects load_dataset to throw deepsz::Error with `code` and a message that
+// contains every one of `needles`.
+void expect_rejected(const fs::path& dir, deepsz::ErrorCode code, std::vector<std::string> needles) {
+  try {
+    dm::load_dataset(dir.string(), 2);
+    FAIL() << "accepted a bad data set in " << dir;
+  } catch (const deepsz::Error& e) {
+    EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(code)) << e.what();
+    for (const auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
+  }
+}
+
+// A small slice of Fashion-MNIST: 4,000 training, 1,000 val, 1,000 test images.
+const dm::Dataset* small_fashion() {
+  static bool tried = false;
+  static dm::Dataset data;
+  static bool ok = false;
+  if (!tried) {
+    tried = true;
+    dm::init_runtime(1);
+    try {
+      dm::Dataset full = dm::load_dataset(DEEPSZ_DATA_DIR, 1000);
+      auto cut = [](dm::ImageSet& s, int64_t n) {
+        s.pixels.resize(static_cast<size_t>(n * s.image_elements()));
+        s.labels.resize(static_cast<size_t>(n));
+      };
+      data = std::move(full);
+      cut(data.train, 4000);
+      cut(data.test, 1000);
+      ok = true;
+    } catch (const deepsz::Error&) {
+      ok = false;
+    }
+  }
+  return ok ? &data : nullptr;
+}
+
+#define NEED_FASHION(var)                                                        \
+  const dm::Dataset* var = small_fashion();                                      \
+  if (!var) GTEST_SKIP() << "Fashion-MNIST not installed at " DEEPSZ_DATA_DIR
+
+const dm::Model& trained_lenet300() {
+  static dm::Model model = [] {
+    dm::TrainOptions o;
+    o.architecture = "lenet300";
+    o.epochs = 2;
+    o.seed = 3;
+    return dm::train(*small_fashion(), o);
+  }();
+  return model;
+}
+
+bool python_torch_available() {
+  return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
+}  // namespace
+
+// ---- data ------------------------------------------------------------------
+
+TEST(Idx, given_plain_and_gzipped_sets_when_loaded_expect_same_content) {
+  auto plain = temp_dir("plain"), gz = temp_dir("gz");
+  write_set(plain, 20, 6, 5, 4, false);
+  write_set(gz, 20, 6, 5, 4, true);
+  dm::Dataset a = dm::load_dataset(plain.string(), 5), b = dm::load_dataset(gz.string(), 5);
+  EXPECT_EQ(a.train.size(), 15);
+  EXPECT_EQ(a.val.size(), 5);
+  EXPECT_EQ(a.test.size(), 6);
+  EXPECT_EQ(a.train.rows, 5);
+  EXPECT_EQ(a.train.cols, 4);
+  EXPECT_EQ(a.num_classes, 3);
+  EXPECT_EQ(a.val.labels, b.val.labels);
+  EXPECT_EQ(a.train.pixels, b.train.pixels);
+  // Deterministic split: the same in every load.
+  EXPECT_EQ(dm::load_dataset(plain.string(), 5).val.labels, a.val.labels);
+}
+
+TEST(Idx, given_preprocessing_expect_totensor_then_normalise) {
+  dm::ImageSet s;
+  s.rows = 1;
+  s.cols = 2;
+  s.pixels = {0, 255};
+  s.labels = {0};
+  auto v = dm::preprocess(s, {});
+  EXPECT_FLOAT_EQ(v[0], 0.0f);
+  EXPECT_FLOAT_EQ(v[1], 1.0f);
+  auto w = dm::preprocess(s, {0.5, 0.25});
+  EXPECT_FLOAT_EQ(w[0], -2.0f);
+  EXPECT_FLOAT_EQ(w[1], 2.0f);
+}
+
+TEST(Idx, given_bad_magic_expect_foreign_format_naming_file) {
+  auto d = temp_dir("magic");
+  write_set(d, 20, 6, 5, 4, false);
+  std::string bad = idx_images(20, 5, 4);
+  bad[2] = 0x09;  // element type: signed byte
+  write_file(d / "train-images-idx3-ubyte", bad);
+  expect_rejected(d, deepsz::ErrorCode::foreign_format, {"train-images-idx3-ubyte", "bad magic"});
+  write_file(d / "train-images-idx3-ubyte", idx_labels(20));  // a label file where images belong
+  expect_rejected(d, deepsz::ErrorCode::foreign_format, {"train-images-idx3-ubyte", "bad magic"});
+}
+
+TEST(Idx, given_truncated_file_expect_truncated_naming_file) {
+  auto d = temp_dir("trunc");
+  write_set(d, 20, 6, 5, 4, true);
+  std::string img = idx_images(6, 5, 4);
+  write_file(d / "t10k-images-idx3-ubyte.gz", img.substr(0, img.size() - 3), true);
+  expect_rejected(d, deepsz::ErrorCode::truncated, {"t10k-images-idx3-ubyte.gz", "truncated"});
+  write_file(d / "t10k-images-idx3-ubyte.gz", img, true);
+  write_file(d / "t10k-labels-idx1-ubyte.gz", idx_labels(6).substr(0, 6), true);  // inside the header
+  expect_rejected(d, deepsz::ErrorCode::truncated, {"t10k-labels-idx1-ubyte.gz", "truncated"});
+}
+
+TEST(Idx, given_counts_that_differ_expect_corruption_naming_both_files) {
+  auto d = temp_dir("count");
+  write_set(d, 20, 6, 5, 4, false);
+  write_file(d / "train-labels-idx1-ubyte", idx_labels(19));
+  expect_rejected(d, deepsz::ErrorCode::corruption_detected,
+                  {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "20 images", "19 labels"});
+}
+
+TEST(Idx, given_missing_file_expect_io_error_naming_file) {
+  auto d = temp_dir("missing");
+  write_set(d, 20, 6, 5, 4, false);
+  fs::remove(d / "t10k-labels-idx1-ubyte");
+  expect_rejected(d, deepsz::ErrorCode::io_error, {"t10k-labels-idx1-ubyte"});
+  EXPECT_THROW(dm::load_dataset((d / "nope").string()), deepsz::Error);
+}
+
+TEST(Idx, given_validation_larger_than_training_expect_invalid_argument) {
+  auto d = temp_dir("val");
+  write_set(d, 20, 6, 5, 4, false);
+  EXPECT_THROW(dm::load_dataset(d.string(), 20), deepsz::Error);
+}
+
+// ---- architectures and files -------------------------------------------------
+
+TEST(Zoo, given_each_architecture_expect_pytorch_names_and_shapes) {
+  dm::init_runtime(1);
+  dm::Model l300 = dm::Model::create("lenet300", {}, 10, 1);
+  auto p = l300.parameters();
+  ASSERT_EQ(p.size(), 6u);
+  EXPECT_EQ(p[0].name, "fc1.weight");
+  EXPECT_EQ(p[0].shape, (std::vector<int64_t>{300, 784}));
+  EXPECT_EQ(p[0].kind, dm::ParamKind::fc_weight);
+  EXPECT_EQ(p[1].kind, dm::ParamKind::bias);
+  dm::Model l5 = dm::Model::create("lenet5", {}, 10, 1);
+  EXPECT_EQ(l5.parameter_info("conv2.weight").shape, (std::vector<int64_t>{50, 20, 5, 5}));
+  EXPECT_EQ(l5.parameter_info("conv2.weight").kind, dm::ParamKind::conv_weight);
+  EXPECT_EQ(l5.parameter_info("fc1.weight").shape, (std::vector<int64_t>{500, 800}));
+  int64_t n = 0;
+  for (const auto& q : l5.parameters()) n += q.numel;
+  EXPECT_EQ(n, 431080);  // Caffe LeNet-5
+  dm::Model alex = dm::Model::create("alexnet", {3, 224, 224}, 1000, 1);
+  n = 0;
+  for (const auto& q : alex.parameters()) n += q.numel;
+  EXPECT_EQ(n, 61100840);  // torchvision alexnet
+  EXPECT_THROW(dm::Model::create("resnet", {}, 10, 1), deepsz::Error);
+}
+
+TEST(ModelFile, given_native_model_when_saved_and_loaded_expect_bit_identical) {
+  auto d = temp_dir("native");
+  dm::Model m = dm::Model::create("lenet5", {}, 10, 5);
+  std::vector<uint8_t> mask(static_cast<size_t>(m.parameter_info("fc2.weight").numel), 0);
+  for (size_t i = 0; i < mask.size(); i += 3) mask[i] = 1;
+  m.set_mask("fc2.weight", mask);
+  m.set_metadata("note", "hello");
+  m.set_preprocessing({0.2860, 0.3530});
+  m.save((d / "m.pt").string());
+  dm::Model r = dm::Model::load((d / "m.pt").string());
+  EXPECT_EQ(r.file_kind(), dm::FileKind::native);
+  EXPECT_EQ(r.architecture(), "lenet5");
+  EXPECT_EQ(r.metadata(), m.metadata());
+  EXPECT_DOUBLE_EQ(r.preprocessing().std, 0.3530);
+  ASSERT_EQ(r.parameters().size(), m.parameters().size());
+  for (const auto& p : m.parameters()) EXPECT_EQ(r.parameter(p.name), m.parameter(p.name)) << p.name;
+  EXPECT_EQ(r.mask("fc2.weight"), mask);
+  EXPECT_EQ(r.masked_parameters(), std::vector<std::string>{"fc2.weight"});
+  auto w = r.parameter("fc2.weight");
+  for (size_t i = 0; i < w.size(); ++i)
+    if (!mask[i]) {
+      ASSERT_EQ(w[i], 0.0f);
+    }
+  // No temp files left behind.
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(d)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
+}
+
+TEST(ModelFile, given_garbage_expect_clean_rejection) {
+  auto d = temp_dir("garbage");
+  write_file(d / "g.pt", "this is not a model");
+  EXPECT_THROW(dm::Model::load((d / "g.pt").string()), deepsz::Error);
+  write_file(d / "z.pt", std::string("PK\x03\x04", 4) + std::string(100, 'x'));
+  EXPECT_THROW(dm::Model::load((d / "z.pt").string()), deepsz::Error);
+  EXPECT_THROW(dm::Model::load((d / "absent.pt").string()), deepsz::Error);
+}
+
+TEST(ModelFile, given_architecture_and_tensors_expect_rebuilt_model) {
+  dm::Model m = dm::Model::create("lenet300", {}, 10, 9);
+  std::vector<std::pair<std::string, std::vector<float>>> params;
+  for (const auto& p : m.parameters()) params.emplace_back(p.name, m.parameter(p.name));
+  dm::Model r = dm::Model::from_parameters("lenet300", {}, 10, params, m.metadata());
+  for (const auto& p : m.parameters()) EXPECT_EQ(r.parameter(p.name), m.parameter(p.name));
+  params.pop_back();
+  EXPECT_THROW(dm::Model::from_parameters("lenet300", {}, 10, params), deepsz::Error);
+  params.front().second.pop_back();
+  EXPECT_THROW(dm::Model::from_parameters("lenet300", {}, 10, params), deepsz::Error);
+}
+
+// ---- training, evaluation, pruning ------------------------------------------
+
+TEST(Train, given_small_fashion_expect_accuracy_well_above_chance) {
+  NEED_FASHION(data);
+  const dm::Model& m = trained_lenet300();
+  dm::Evaluator ev(m, *data);
+  dm::Evaluation r = ev.evaluate(dm::Split::test);
+  EXPECT_EQ(r.images(), 1000);
+  EXPECT_GT(r.top1_rate(), 0.70);  // chance: 0.10
+  EXPECT_GT(r.top5_rate(), r.top1_rate());
+  EXPECT_EQ(m.metadata(dm::meta::val_images), "1000");
+}
+
+TEST(Train, given_same_seed_and_threads_expect_bit_identical_model) {
+  NEED_FASHION(data);
+  dm::Dataset tiny = *data;
+  tiny.train.pixels.resize(static_cast<size_t>(1000 * tiny.train.image_elements()));
+  tiny.train.labels.resize(1000);
+  dm::TrainOptions o;
+  o.epochs = 1;
+  o.seed = 11;
+  dm::Model a = dm::train(tiny, o), b = dm::train(tiny, o);
+  for (const auto& p : a.parameters()) EXPECT_EQ(a.parameter(p.name), b.parameter(p.name)) << p.name;
+  o.seed = 12;
+  dm::Model c = dm::train(tiny, o);
+  EXPECT_NE(a.parameter("fc1.weight"), c.parameter("fc1.weight"));
+}
+
+TEST(Evaluator, given_override_of_late_layer_expect_same_as_full_evaluation) {
+  NEED_FASHION(data);
+  const dm::Model& m = trained_lenet300();
+  dm::Evaluator ev(m, *data);
+  auto base = ev.correct(dm::Split::val);
+  auto w = m.parameter("fc2.weight");
+  for (size_t i = 0; i < w.size(); i += 2) w[i] = 0.0f;
+  auto cached = ev.correct(dm::Split::val, {{"fc2.weight", w}});
+  auto again = ev.correct(dm::Split::val, {{"fc3.weight", m.parameter("fc3.weight")}});
+  EXPECT_EQ(again, base);
+  dm::Model changed = m;
+  changed.set_parameter("fc2.weight", w);
+  dm::Evaluator fresh(changed, *data);
+  EXPECT_EQ(fresh.correct(dm::Split::val), cached);
+  EXPECT_NE(cached, base);
+  EXPECT_THROW(ev.correct(dm::Split::val, {{"fc2.weight", std::vector<float>(3)}}), deepsz::Error);
+  EXPECT_THROW(ev.correct(dm::Split::val, {{"nope.weight", w}}), deepsz::Error);
+}
+
+TEST(Prune, given_density_target_expect_masks_hold_exactly_after_retraining) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.density = 0.08;
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  dm::PruneReport r;
+  dm::Model p = dm::prune(trained_lenet300(), *data, o, &r);
+  EXPECT_NEAR(r.density, 0.08, 0.01);
+  auto names = p.masked_parameters();
+  EXPECT_EQ(names, (std::vector<std::string>{"fc1.weight", "fc2.weight", "fc3.weight"}));
+  auto d = temp_dir("pruned");
+  p.save((d / "p.pt").string());
+  dm::Model q = dm::Model::load((d / "p.pt").string());
+  for (const auto& n : names) {
+    auto m = q.mask(n);
+    auto w = q.parameter(n);
+    int64_t kept = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      if (!m[i]) {
+        ASSERT_EQ(w[i], 0.0f) << n << "[" << i << "]";
+      }
+      kept += m[i];
+    }
+    EXPECT_EQ(q.nonzeros(n), kept) << n;
+  }
+  EXPECT_FALSE(q.metadata(dm::meta::dense_val_top1).empty());
+  EXPECT_GT(r.test_top1, 0.6);
+}
+
+// ---- TorchScript from PyTorch ------------------------------------------------
+
+TEST(TorchScript, given_scripted_and_traced_pytorch_models_expect_loaded_evaluated_and_saved) {
+  if (!python_torch_available()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
+  NEED_FASHION(data);
+  auto d = temp_dir("ts");
+  for (const std::string mode : {"script", "trace"}) {
+    const std::string path = (d / (mode + ".pt")).string();
+    const std::string cmd = "/usr/bin/python3 " DEEPSZ_MODEL_TEST_DIR "/make_torchscript.py " + path + " " + mode;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    dm::Model ts = dm::Model::load(path);
+    EXPECT_EQ(ts.file_kind(), dm::FileKind::torchscript);
+    auto params = ts.parameters();
+    ASSERT_EQ(params.size(), 6u);
+    EXPECT_EQ(params[0].name, "fc1.weight");
+    EXPECT_EQ(params[0].kind, dm::ParamKind::fc_weight);
+    EXPECT_EQ(params[5].name, "fc3.bias");
+
+    // The same tensors in deepsz's own LeNet-300-100 give the same answers.
+    std::vector<std::pair<std::string, std::vector<float>>> tensors;
+    for (const auto& p : params) tensors.emplace_back(p.name, ts.parameter(p.name));
+    dm::Model native = dm::Model::from_parameters("lenet300", {}, 10, tensors);
+    dm::Evaluator ets(ts, *data), enat(native, *data);
+    EXPECT_EQ(ets.correct(dm::Split::test), enat.correct(dm::Split::test));
+
+    // Overrides, masks and metadata survive a TorchScript save.
+    std::vector<float> w = ts.parameter("fc3.weight");
+    std::vector<uint8_t> mask(w.size(), 1);
+    for (size_t i = 0; i < mask.size(); i += 2) mask[i] = 0;
+    ts.set_mask("fc3.weight", mask);
+    ts.set_metadata(dm::meta::dense_val_top1, "0.5");
+    ts.save(path + ".out.pt");
+    dm::Model back = dm::Model::load(path + ".out.pt");
+    EXPECT_EQ(back.file_kind(), dm::FileKind::torchscript);
+    EXPECT_EQ(back.mask("fc3.weight"), mask);
+    EXPECT_EQ(back.parameter("fc3.weight"), ts.parameter("fc3.weight"));
+    EXPECT_EQ(back.metadata(dm::meta::dense_val_top1), "0.5");
+  }
+  // Pruning a TorchScript model keeps it TorchScript, masks held.
+  dm::Model ts = dm::Model::load((d / "script.pt").string());
+  dm::PruneOptions o;
+  o.density = 0.2;
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  dm::Model p = dm::prune(ts, *data, o);
+  EXPECT_EQ(p.file_kind(), dm::FileKind::torchscript);
+  for (const auto& n : p.masked_parameters()) {
+    auto m = p.mask(n);
+    auto w = p.parameter(n);
+    for (size_t i = 0; i < w.size(); ++i)
+      if (!m[i]) {
+        ASSERT_EQ(w[i], 0.0f);
+      }
+  }
+  dm::Evaluator ev(p, *data);
+  EXPECT_GT(ev.evaluate(dm::Split::test).top1_rate(), 0.5);
+}

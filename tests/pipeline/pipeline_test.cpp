@@ -1,0 +1,273 @@
+// The pipeline on a real (small) network: compress, decompress, check every
+// weight against its bound, the report, the budget arithmetic, the
+// baselines, and the rejection of bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "deepsz/container.h"
+#include "deepsz/model/runtime.h"
+#include "deepsz/model/train.h"
+#include "deepsz/pipeline/pipeline.h"
+#include "pipeline_internal.h"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace deepsz;
+
+// Keeps the first `n` images of a set.
+model::ImageSet head(const model::ImageSet& s, int64_t n) {
+  model::ImageSet o = s;
+  n = std::min(n, s.size());
+  o.labels.resize(size_t(n));
+  o.pixels.resize(size_t(n * s.image_elements()));
+  return o;
+}
+
+// Keeps the largest |w| of every fc weight (density `d`) through set_mask.
+void prune_by_hand(model::Model& m, double d) {
+  for (const auto& p : m.parameters()) {
+    if (p.kind != model::ParamKind::fc_weight) continue;
+    std::vector<float> w = m.parameter(p.name);
+    std::vector<float> a(w.size());
+    for (size_t i = 0; i < w.size(); ++i) a[i] = std::fabs(w[i]);
+    const size_t keep = std::max<size_t>(1, size_t(d * double(w.size())));
+    std::nth_element(a.begin(), a.begin() + long(w.size() - keep), a.end());
+    const float cut = a[w.size() - keep];
+    std::vector<uint8_t> mask(w.size());
+    for (size_t i = 0; i < w.size(); ++i) mask[i] = std::fabs(w[i]) >= cut;
+    m.set_mask(p.name, mask);
+  }
+}
+
+class Pipeline : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model::init_runtime(0);
+    try {
+      model::Dataset full = model::load_dataset(model::kDefaultDataDir, 1000);
+      data_ = new model::Dataset(full);
+      data_->train = head(full.train, 4000);
+      data_->test = head(full.test, 1000);
+    } catch (const Error& e) {
+      skip_ = std::string("no Fashion-MNIST at ") + model::kDefaultDataDir + ": " + e.what();
+      return;
+    }
+    model::TrainOptions o;
+    o.epochs = 1;
+    dense_ = new model::Model(model::train(*data_, o));
+    pruned_ = new model::Model(*dense_);
+    prune_by_hand(*pruned_, 0.1);
+    dir_ = new fs::path(fs::temp_directory_path() / ("deepsz-pipeline-test-" + std::to_string(::getpid())));
+    fs::create_directories(*dir_);
+  }
+  static void TearDownTestSuite() {
+    if (dir_) fs::remove_all(*dir_);
+    delete data_;
+    delete dense_;
+    delete pruned_;
+    delete dir_;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+  static std::string path(const std::string& name) { return (*dir_ / name).string(); }
+
+  static pipeline::CompressOptions generous() {
+    pipeline::CompressOptions o;
+    o.max_loss = 5.0;
+    o.max_candidates = 6;
+    return o;
+  }
+
+  static inline model::Dataset* data_ = nullptr;
+  static inline model::Model* dense_ = nullptr;
+  static inline model::Model* pruned_ = nullptr;
+  static inline fs::path* dir_ = nullptr;
+  static inline std::string skip_;
+};
+
+TEST_F(Pipeline, given_pruned_model_when_compressed_and_decoded_expect_every_weight_within_bound_and_zeros_exact) {
+  const std::string out = path("roundtrip.dsz");
+  const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, generous(), out, "pruned");
+  ASSERT_TRUE(r.guarantee_success);
+  EXPECT_LE(r.measured_drop_pp, r.budget_pp + 1e-9);
+  EXPECT_GT(r.ratio, 5.0);
+  bool some_lossy = false;
+  for (const auto& t : r.tensors) some_lossy |= t.error_bound > 0;
+  EXPECT_TRUE(some_lossy) << "a 5-point budget should allow some lossy tensor";
+
+  const Container c = read_container_file(out);
+  const model::Model back = pipeline::decompress_model(c);
+  EXPECT_EQ(back.architecture(), pruned_->architecture());
+  for (const auto& p : pruned_->parameters()) {
+    const std::vector<float> a = pruned_->parameter(p.name), b = back.parameter(p.name);
+    ASSERT_EQ(a.size(), b.size());
+    const double eb = c.find(p.name)->error_bound;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] == 0.0f) ASSERT_EQ(b[i], 0.0f) << p.name << "[" << i << "] was pruned";
+      ASSERT_LE(std::fabs(double(a[i]) - double(b[i])), eb) << p.name << "[" << i << "]";
+    }
+    ASSERT_EQ(back.has_mask(p.name), pruned_->has_mask(p.name)) << p.name;
+    if (pruned_->has_mask(p.name)) {
+      const std::vector<uint8_t> m = back.mask(p.name);
+      for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(m[i] != 0, a[i] != 0.0f) << p.name << "[" << i << "]";
+    }
+  }
+  // The restored model is a model file of the same kind, with the accuracy
+  // the report promised.
+  const std::string restored = path("restored.pt");
+  back.save(restored);
+  const model::Model reloaded = model::Model::load(restored);
+  model::Evaluator ev(reloaded, *data_);
+  EXPECT_DOUBLE_EQ(ev.evaluate(model::Split::val).top1_rate(), r.val_top1_after);
+  EXPECT_DOUBLE_EQ(ev.evaluate(model::Split::test).top1_rate(), r.test_top1_after);
+}
+
+TEST_F(Pipeline, given_report_expect_every_field) {
+  const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, generous(), path("report.dsz"), "in");
+  const nlohmann::json j = nlohmann::json::parse(pipeline::report_to_json(r));
+  for (const char* k : {"ratio", "dsz_bytes", "original_bytes", "val_top1_before", "val_top1_after",
+                        "test_top1_before", "test_top1_after", "input_val_top1", "input_test_top1", "budget_pp",
+                        "estimated_drop_pp", "measured_drop_pp", "drop_upper_bound_pp", "test_drop_pp", "layers",
+                        "seconds"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"load", "assess", "optimise", "generate", "evaluate"}) EXPECT_TRUE(j["seconds"].contains(k)) << k;
+  ASSERT_EQ(j["layers"].size(), pruned_->parameters().size());
+  for (const auto& l : j["layers"])
+    for (const char* k : {"name", "density", "error_bound", "index_bytes", "value_bytes", "coding"})
+      EXPECT_TRUE(l.contains(k)) << k;
+  EXPECT_EQ(j["original_bytes"].get<uint64_t>(), 4u * 266610u);
+  EXPECT_EQ(j["dsz_bytes"].get<uint64_t>(), fs::file_size(path("report.dsz")));
+  EXPECT_NEAR(j["ratio"].get<double>(), double(4u * 266610u) / double(fs::file_size(path("report.dsz"))), 1e-9);
+  EXPECT_FALSE(pipeline::report_to_text(r).empty());
+}
+
+TEST(PipelineBudget, given_dense_ancestor_expect_pruning_loss_subtracted) {
+  EXPECT_NEAR(pipeline::compression_budget(0.3, 0.90, 0.899), 0.2, 1e-9);
+  EXPECT_NEAR(pipeline::compression_budget(0.3, 0.90, 0.897), 0.0, 1e-9);
+  EXPECT_LT(pipeline::compression_budget(0.3, 0.90, 0.895), 0.0);
+  // A pruned model that beats its ancestor does not widen the budget.
+  EXPECT_NEAR(pipeline::compression_budget(0.3, 0.90, 0.91), 0.3, 1e-9);
+  // No ancestor: the budget is against the input.
+  EXPECT_NEAR(pipeline::compression_budget(0.3, -1.0, 0.5), 0.3, 1e-12);
+  EXPECT_THROW(pipeline::compression_budget(101, -1.0, 0.5), Error);
+  EXPECT_THROW(pipeline::compression_budget(-0.1, -1.0, 0.5), Error);
+}
+
+TEST_F(Pipeline, given_pruning_used_the_whole_budget_expect_every_tensor_lossless) {
+  model::Model m = *pruned_;
+  // Record a dense ancestor 1 point better than the pruned model.
+  model::Evaluator ev(m, *data_);
+  const double val = ev.evaluate(model::Split::val).top1_rate();
+  m.set_metadata(model::meta::dense_val_top1, std::to_string(val + 0.01));
+  m.set_metadata(model::meta::dense_test_top1, "0.5");
+  pipeline::CompressOptions o = generous();
+  o.max_loss = 0.5;
+  const pipeline::CompressReport r = pipeline::compress_model(m, *data_, o, path("lossless.dsz"));
+  EXPECT_EQ(r.budget_against, "dense");
+  EXPECT_NEAR(r.budget_pp, -0.5, 1e-6);
+  EXPECT_NEAR(r.pruning_loss_pp, 1.0, 1e-6);
+  EXPECT_DOUBLE_EQ(r.val_top1_before, val + 0.01);
+  EXPECT_DOUBLE_EQ(r.test_top1_before, 0.5);
+  EXPECT_EQ(r.measured_drop_pp, 0.0);
+  for (const auto& t : r.tensors) EXPECT_EQ(t.error_bound, 0.0) << t.name;
+  const model::Model back = pipeline::decompress_model_file(path("lossless.dsz"));
+  for (const auto& p : m.parameters()) EXPECT_EQ(back.parameter(p.name), m.parameter(p.name)) << p.name;
+}
+
+TEST_F(Pipeline, given_paper_baseline_expect_grid_bounds_gap8_index_and_exact_biases) {
+  pipeline::CompressOptions o = generous();
+  o.method = pipeline::Method::paper;
+  const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, o, path("paper.dsz"));
+  const Container c = read_container_file(path("paper.dsz"));
+  for (const auto& t : r.tensors) {
+    const TensorEntry* e = c.find(t.name);
+    ASSERT_NE(e, nullptr);
+    if (t.kind != "fc_weight") {
+      EXPECT_EQ(e->value_codec, ValueCodec::lossless) << t.name;
+      continue;
+    }
+    const double b = e->error_bound;
+    EXPECT_TRUE(b == 0.0 || std::fabs(b * 1000.0 - std::round(b * 1000.0)) < 1e-9) << t.name << " " << b;
+    ASSERT_TRUE(e->sparse);
+    EXPECT_EQ(IndexCoding(e->index_stream[0]), IndexCoding::gap8_zstd);
+  }
+  EXPECT_EQ(r.measurements, 1);
+  EXPECT_EQ(r.method, "paper");
+}
+
+TEST_F(Pipeline, given_zfp_codec_expect_zfp_streams_and_bounds_held) {
+  pipeline::CompressOptions o = generous();
+  o.method = pipeline::Method::zfp;
+  const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, o, path("zfp.dsz"));
+  EXPECT_TRUE(r.guarantee_success);
+  const Container c = read_container_file(path("zfp.dsz"));
+  size_t zfp = 0;
+  for (const auto& e : c.tensors) {
+    if (e.error_bound > 0) {
+      EXPECT_EQ(e.value_codec, ValueCodec::zfp) << e.name;
+      ++zfp;
+    }
+  }
+  EXPECT_GT(zfp, 0u);
+  const model::Model back = pipeline::decompress_model(c);
+  for (const auto& p : pruned_->parameters()) {
+    const auto a = pruned_->parameter(p.name), b = back.parameter(p.name);
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_LE(std::fabs(double(a[i]) - double(b[i])), c.find(p.name)->error_bound) << p.name;
+  }
+}
+
+TEST_F(Pipeline, given_assessment_file_expect_reuse_on_the_same_model_only) {
+  pipeline::CompressOptions o = generous();
+  o.assessment_path = path("table.json");
+  const auto r1 = pipeline::compress_model(*pruned_, *data_, o, path("a1.dsz"));
+  EXPECT_FALSE(r1.assessment_reused);
+  ASSERT_TRUE(fs::exists(o.assessment_path));
+  const auto r2 = pipeline::compress_model(*pruned_, *data_, o, path("a2.dsz"));
+  EXPECT_TRUE(r2.assessment_reused);
+  EXPECT_EQ(r1.dsz_bytes, r2.dsz_bytes);
+  EXPECT_EQ(read_file_bytes(path("a1.dsz")), read_file_bytes(path("a2.dsz")));
+  const auto r3 = pipeline::compress_model(*dense_, *data_, o, path("a3.dsz"));  // another model
+  EXPECT_FALSE(r3.assessment_reused);
+}
+
+TEST_F(Pipeline, given_bad_input_expect_clean_rejection) {
+  pipeline::CompressOptions o = generous();
+  o.max_loss = 101;
+  try {
+    pipeline::compress_model(*pruned_, *data_, o, path("bad.dsz"));
+    FAIL() << "--max-loss 101 accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+  }
+  EXPECT_FALSE(fs::exists(path("bad.dsz")));
+  try {
+    model::Model::load(path("missing.pt"));
+    FAIL() << "missing model loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::io_error);
+  }
+  // A .dsz of the wrong kind: raw tensors, no model marker.
+  Container raw;
+  std::vector<float> v(16, 1.0f);
+  raw.tensors.push_back(encode_tensor("x", {16}, v.data(), TensorEncodeOptions{}));
+  raw.set_meta("creator", "dsz");
+  write_container_file(raw, path("raw.dsz"));
+  try {
+    pipeline::decompress_model_file(path("raw.dsz"));
+    FAIL() << "raw container decoded as a model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::foreign_format);
+  }
+  // Not a .dsz at all.
+  const std::string junk = "not a container";
+  write_file_atomically(path("junk.dsz"), reinterpret_cast<const uint8_t*>(junk.data()), junk.size());
+  EXPECT_THROW(pipeline::decompress_model_file(path("junk.dsz")), Error);
+}
+
+}  // namespace
