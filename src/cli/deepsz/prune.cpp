@@ -17,6 +17,7 @@ struct PruneArgs {
   uint64_t seed = 1;
   int step_epochs = 3, final_epochs = 4;
   double lr = 1e-3;
+  double weight_decay = 0.0;
 };
 
 void run_prune(const PruneArgs& a) {
@@ -36,6 +37,7 @@ void run_prune(const PruneArgs& a) {
   o.step_epochs = a.step_epochs;
   o.final_epochs = a.final_epochs;
   o.learning_rate = a.lr;
+  o.weight_decay = a.weight_decay;
   if (!a.quiet) {
     o.log = log_line;
     o.progress = progress_printer("retrain");
@@ -80,6 +82,8 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--step-epochs", args->step_epochs, "retraining epochs after each step")->capture_default_str();
   cmd->add_option("--final-epochs", args->final_epochs, "fine-tuning epochs of the chosen model")->capture_default_str();
   cmd->add_option("--lr", args->lr, "retraining learning rate (Adam, cosine decay)")->capture_default_str();
+  cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output model file")->required();

@@ -47,6 +47,7 @@ struct PruneOptions {
   int step_epochs = 3;    // retraining after each pruning step
   int final_epochs = 4;   // fine-tuning of the chosen model
   double learning_rate = 1e-3;  // Adam, cosine decay within each step
+  double weight_decay = 0.0;    // > 0: AdamW with this decoupled decay while retraining
   int64_t batch_size = 64;
   LogFn log;
   ProgressFn progress;
