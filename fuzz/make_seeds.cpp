@@ -104,6 +104,27 @@ int main(int argc, char** argv) {
       mask.insert(mask.end(), bits.begin(), bits.end());
       write_seed(out / "fuzz_index_round_trip", "seed_" + std::to_string(k), mask);
     }
+    // fuzz_idx: u16 length of the image file, the image file, the label file.
+    for (uint32_t n : {1u, 3u, 10u}) {
+      for (uint32_t side : {1u, 4u, 7u}) {
+        auto be32 = [](std::vector<uint8_t>& v, uint32_t x) {
+          for (int s = 24; s >= 0; s -= 8) v.push_back(uint8_t(x >> s));
+        };
+        std::vector<uint8_t> images, labels;
+        be32(images, 0x803);
+        be32(images, n);
+        be32(images, side);
+        be32(images, side);
+        for (uint32_t i = 0; i < n * side * side; ++i) images.push_back(uint8_t(i * 37));
+        be32(labels, 0x801);
+        be32(labels, n);
+        for (uint32_t i = 0; i < n; ++i) labels.push_back(uint8_t(i % 10));
+        std::vector<uint8_t> seed = {uint8_t(images.size()), uint8_t(images.size() >> 8)};
+        seed.insert(seed.end(), images.begin(), images.end());
+        seed.insert(seed.end(), labels.begin(), labels.end());
+        write_seed(out / "fuzz_idx", "seed_" + std::to_string(n) + "_" + std::to_string(side), seed);
+      }
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "fuzz_make_seeds: %s\n", e.what());
     return 1;

@@ -3,31 +3,41 @@
 # on Fashion-MNIST, a 0.3-point validation budget against the dense model:
 # the default pipeline, --paper and --codec zfp on the same pruned model, the
 # times of compress and decompress, and the drops. Models are trained and
-# pruned once (cached by `deepsz run`).
-#   scripts/results.sh [--data DIR] [--cache DIR]      (BUILD_DIR=... to pick a build)
+# pruned once (cached by `deepsz run`), unless a pruned model is given.
+#   scripts/results.sh [--data DIR] [--cache DIR] [--lenet300 PRUNED.pt] [--lenet5 PRUNED.pt]
+#                      [--only lenet300|lenet5]      (BUILD_DIR=... to pick a build)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 DEEPSZ="$BUILD_DIR/src/cli/deepsz"
 CACHE="${HOME:-.}/.cache/deepsz"
 DATA=()
+declare -A GIVEN=()
+ARCHS=(lenet300 lenet5)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --cache) CACHE="$2"; shift 2 ;;
     --data) DATA=(--data "$2"); shift 2 ;;
+    --lenet300|--lenet5) GIVEN[${1#--}]="$2"; shift 2 ;;
+    --only) ARCHS=("$2"); shift 2 ;;
     *) echo "results.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [[ -x "$DEEPSZ" ]] || { cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null; cmake --build "$BUILD_DIR" -j"$(nproc)" --target deepsz; }
 OUT="$CACHE/results"
 mkdir -p "$OUT"
-echo "# machine: $(nproc) cores, $(uname -srm); cache: $CACHE"
+echo "# machine: $(nproc) cores, $(uname -srm); load average at start: $(cut -d' ' -f1-3 /proc/loadavg); cache: $CACHE"
 printf '| model | method | ratio | .dsz bytes | val drop (budget) | 95%% bound | test drop | vs dense val / test | compress s | decompress s |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
-for arch in lenet300 lenet5; do
-  # Trains and prunes once (cached), and runs the default pipeline.
-  "$DEEPSZ" run --model "$arch" --cache "$CACHE" -q "${DATA[@]}" >"$OUT/$arch-run.txt"
-  pruned="$CACHE/$arch-pruned-0.2.pt"
+for arch in "${ARCHS[@]}"; do
+  if [[ -n "${GIVEN[$arch]:-}" ]]; then
+    pruned="${GIVEN[$arch]}"
+    echo "(given model: $pruned)" >"$OUT/$arch-run.txt"
+  else
+    # Trains and prunes once (cached), and runs the default pipeline.
+    "$DEEPSZ" run --model "$arch" --cache "$CACHE" -q "${DATA[@]}" >"$OUT/$arch-run.txt"
+    pruned="$CACHE/$arch-pruned-0.2.pt"
+  fi
   for method in default paper zfp; do
     case "$method" in
       default) flags=() ;;
@@ -53,5 +63,6 @@ print(f"| {arch} | {method} | {j['ratio']:.1f}x | {j['dsz_bytes']} | {j['measure
 PY
   done
 done
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-for arch in lenet300 lenet5; do echo "## deepsz run --model $arch"; cat "$OUT/$arch-run.txt"; done
+for arch in "${ARCHS[@]}"; do echo "## deepsz run --model $arch"; cat "$OUT/$arch-run.txt"; done

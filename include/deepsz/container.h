@@ -103,7 +103,14 @@ struct TensorEncodeOptions {
 TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& shape,
                           const float* data, const TensorEncodeOptions& options);
 // Dense row-major values; pruned positions are exactly 0.0f.
-std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads = 1);
+//
+// The dense output of a sparse tensor is not bounded by the file (a fully
+// pruned layer of 2^40 elements takes a few bytes): decode_tensor refuses,
+// with Error(too_large) and before allocating, a tensor whose dense output
+// (4 bytes an element) exceeds `max_output_bytes`. 0 means no limit.
+constexpr uint64_t kDefaultMaxDecodedBytes = uint64_t(16) << 30;  // 16 GiB
+std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads = 1,
+                                 uint64_t max_output_bytes = kDefaultMaxDecodedBytes);
 
 // ---- ZFP (fixed-accuracy, 1-D), the peer codec ---------------------------
 std::vector<uint8_t> zfp_compress_floats(const float* data, size_t count, double tolerance);

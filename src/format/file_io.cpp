@@ -3,15 +3,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 
+#include "container_internal.h"
 #include "deepsz/container.h"
+#include "deepsz/interrupt.h"
 
 namespace deepsz {
+
+namespace format {
+void (*g_write_chunk_hook_for_testing)(size_t bytes_written) = nullptr;
+}
 
 namespace {
 
@@ -73,30 +81,52 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 void write_file_atomically(const std::string& path, const uint8_t* data, size_t size) {
   static std::atomic<uint64_t> counter{0};
   const std::string dir = directory_of(path);
+  // The rename would replace a device or a pipe (/dev/full, /dev/null, a
+  // FIFO) by a regular file, and as root it would succeed: refuse instead.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) io_fail("cannot write", path, EISDIR);
+    if (!S_ISREG(st.st_mode))
+      throw Error(ErrorCode::io_error, "cannot write '" + path + "': not a regular file");
+  }
+  struct stat dst;
+  if (::stat(dir.c_str(), &dst) != 0) io_fail("cannot write", path, errno);
+  if (!S_ISDIR(dst.st_mode)) io_fail("cannot write", path, ENOTDIR);
   std::string temp;
+  std::unique_ptr<TemporaryFileRegistration> registration;
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
     const uint64_t tick = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
     temp = path + ".tmp." + std::to_string(::getpid()) + "." +
            std::to_string(counter.fetch_add(1)) + "." + std::to_string(tick % 1000000);
+    // Registered before it exists, so that a signal between the open and the
+    // registration cannot leave it behind; released again if the name is
+    // taken (that file is someone else's).
+    registration = std::make_unique<TemporaryFileRegistration>(temp);
     fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) registration.reset();
     if (fd < 0 && errno != EEXIST && errno != EINTR) io_fail("cannot create", path, errno);
   }
   if (fd < 0) io_fail("cannot create a temporary file for", path, EEXIST);
   FileDescriptor file(fd);
   try {
+    // In pieces, so that a signal is handled (and the temporary removed) in
+    // the middle of a large write rather than after it.
+    constexpr size_t kChunk = size_t(1) << 22;
     size_t done = 0;
     while (done < size) {
-      const ssize_t n = ::write(fd, data + done, size - done);
+      const ssize_t n = ::write(fd, data + done, std::min(kChunk, size - done));
       if (n < 0) {
         if (errno == EINTR) continue;
-        io_fail("cannot write", temp, errno);
+        io_fail("cannot write", path, errno);
       }
       done += size_t(n);
+      if (format::g_write_chunk_hook_for_testing) format::g_write_chunk_hook_for_testing(done);
     }
-    if (::fsync(fd) != 0) io_fail("cannot sync", temp, errno);
-    if (file.close() != 0) io_fail("cannot close", temp, errno);
+    if (::fsync(fd) != 0) io_fail("cannot write", path, errno);
+    if (file.close() != 0) io_fail("cannot write", path, errno);
     if (::rename(temp.c_str(), path.c_str()) != 0) io_fail("cannot rename to", path, errno);
+    registration->release();
   } catch (...) {
     ::unlink(temp.c_str());
     throw;

@@ -182,10 +182,16 @@ TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& 
   return e;
 }
 
-std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads) {
+std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads,
+                                 uint64_t max_output_bytes) {
   if (threads == 0) threads = 1;
   validate_tensor_entry(entry);
   const uint64_t n = entry.element_count();
+  if (max_output_bytes != 0 && n > max_output_bytes / 4)
+    fail(ErrorCode::too_large, "tensor '" + entry.name + "' decodes to " + std::to_string(n) +
+                                   " floats (" + std::to_string(n * 4) +
+                                   " bytes), above the memory limit of " +
+                                   std::to_string(max_output_bytes) + " bytes");
   if (n > std::numeric_limits<size_t>::max() / 8)
     fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
   try {

@@ -1,9 +1,13 @@
 // MNIST-format IDX reader (gzipped or not) and the validation split.
+// Torch-free: the fuzzer (fuzz/fuzz_idx.cpp) compiles this file alone.
 #include "deepsz/model/data.h"
 
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <numeric>
 
@@ -12,34 +16,42 @@
 namespace deepsz::model {
 namespace {
 
-// A gzFile reads plain files transparently, so one path handles both.
-class GzReader {
+// Where the bytes of an IDX file come from: a file (gzipped or not) or memory.
+class ByteSource {
  public:
-  explicit GzReader(const std::string& path) : path_(path) {
-    file_ = gzopen(path.c_str(), "rb");
-    if (!file_) throw Error(ErrorCode::io_error, "cannot open " + path);
-    gzbuffer(file_, 1 << 20);
-  }
-  ~GzReader() { gzclose(file_); }
-  GzReader(const GzReader&) = delete;
-  GzReader& operator=(const GzReader&) = delete;
+  explicit ByteSource(std::string name) : name_(std::move(name)) {}
+  virtual ~ByteSource() = default;
+  const std::string& name() const { return name_; }
+  // Up to `bytes` bytes; 0 at the end of the input.
+  virtual size_t read_some(void* out, size_t bytes) = 0;
 
   void read(void* out, size_t bytes, const char* what) {
     auto* p = static_cast<unsigned char*>(out);
     while (bytes > 0) {
-      unsigned chunk = static_cast<unsigned>(std::min<size_t>(bytes, 1u << 30));
-      int got = gzread(file_, p, chunk);
-      if (got < 0) {
-        int code = 0;
-        const char* msg = gzerror(file_, &code);
-        throw Error(ErrorCode::corruption_detected,
-                    path_ + ": cannot decompress (" + (msg ? msg : "zlib error") + ")");
-      }
-      if (got == 0)
-        throw Error(ErrorCode::truncated, path_ + ": truncated (file ends inside the " + what + ")");
+      const size_t got = read_some(p, bytes);
+      if (got == 0) throw Error(ErrorCode::truncated, name_ + ": truncated (file ends inside the " + what + ")");
       p += got;
-      bytes -= static_cast<size_t>(got);
+      bytes -= got;
     }
+  }
+  // `bytes` bytes into `out`, growing it as the data arrives: a header that
+  // declares gigabytes makes the reader allocate no more than about twice
+  // what the input actually holds (a decompression bomb fails as truncated).
+  void read_grow(std::vector<uint8_t>& out, uint64_t bytes, const char* what) {
+    out.clear();
+    constexpr uint64_t kPiece = uint64_t(1) << 24;
+    while (out.size() < bytes) {
+      const size_t before = out.size();
+      const size_t piece = static_cast<size_t>(std::min<uint64_t>(kPiece, bytes - before));
+      out.resize(before + piece);
+      read(out.data() + before, piece, what);
+    }
+  }
+  // Rejects bytes after the declared content.
+  void expect_end() {
+    unsigned char extra;
+    if (read_some(&extra, 1) != 0)
+      throw Error(ErrorCode::corruption_detected, name_ + ": unexpected bytes after the declared content");
   }
   uint32_t read_be32(const char* what) {
     unsigned char b[4];
@@ -48,24 +60,97 @@ class GzReader {
   }
 
  private:
-  std::string path_;
+  std::string name_;
+};
+
+// A gzFile reads plain files transparently, so one path handles both.
+class GzFileSource : public ByteSource {
+ public:
+  explicit GzFileSource(const std::string& path) : ByteSource(path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(ErrorCode::io_error, "cannot read " + path + ": a directory");
+    file_ = gzopen(path.c_str(), "rb");
+    if (!file_) throw Error(ErrorCode::io_error, "cannot open " + path + ": " + std::strerror(errno));
+    gzbuffer(file_, 1 << 20);
+  }
+  ~GzFileSource() override { gzclose(file_); }
+  GzFileSource(const GzFileSource&) = delete;
+  GzFileSource& operator=(const GzFileSource&) = delete;
+
+  size_t read_some(void* out, size_t bytes) override {
+    const unsigned chunk = static_cast<unsigned>(std::min<size_t>(bytes, 1u << 30));
+    const int got = gzread(file_, out, chunk);
+    if (got < 0) {
+      int code = 0;
+      const char* msg = gzerror(file_, &code);
+      if (code == Z_ERRNO)
+        throw Error(ErrorCode::io_error, "cannot read " + name() + ": " + std::strerror(errno));
+      throw Error(ErrorCode::corruption_detected,
+                  name() + ": cannot decompress (" + (msg ? msg : "zlib error") + ")");
+    }
+    return static_cast<size_t>(got);
+  }
+
+ private:
   gzFile file_ = nullptr;
 };
 
+class MemorySource : public ByteSource {
+ public:
+  MemorySource(const uint8_t* data, size_t size, std::string name)
+      : ByteSource(std::move(name)), data_(data), left_(size) {}
+  size_t read_some(void* out, size_t bytes) override {
+    const size_t n = std::min(bytes, left_);
+    if (n) std::memcpy(out, data_, n);
+    data_ += n;
+    left_ -= n;
+    return n;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t left_;
+};
+
 // IDX magic: two zero bytes, the element type (0x08 = unsigned byte), the rank.
-std::vector<uint32_t> read_idx_header(GzReader& in, const std::string& path, uint32_t rank) {
+std::vector<uint32_t> read_idx_header(ByteSource& in, uint32_t rank) {
   uint32_t magic = in.read_be32("header");
   if ((magic >> 16) != 0 || ((magic >> 8) & 0xff) != 0x08 || (magic & 0xff) != rank) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "0x%08x", magic);
     char want[16];
     std::snprintf(want, sizeof want, "0x%08x", 0x800u | rank);
-    throw Error(ErrorCode::foreign_format, path + ": bad magic " + buf + " (an IDX file of unsigned bytes with " +
-                                               std::to_string(rank) + " dimensions starts with " + want + ")");
+    throw Error(ErrorCode::foreign_format, in.name() + ": not an IDX file of " + std::to_string(rank) +
+                                               "-dimensional unsigned bytes (magic " + buf + ", expected " +
+                                               want + ")");
   }
   std::vector<uint32_t> dims(rank);
   for (auto& d : dims) d = in.read_be32("header");
   return dims;
+}
+
+ImageSet read_idx_sources(ByteSource& images, ByteSource& labels) {
+  ImageSet set;
+  auto idims = read_idx_header(images, 3);
+  auto ldims = read_idx_header(labels, 1);
+  if (idims[0] != ldims[0])
+    throw Error(ErrorCode::corruption_detected,
+                images.name() + " holds " + std::to_string(idims[0]) + " images but " + labels.name() + " holds " +
+                    std::to_string(ldims[0]) + " labels");
+  if (idims[0] == 0 || idims[1] == 0 || idims[2] == 0)
+    throw Error(ErrorCode::corruption_detected, images.name() + ": empty image set");
+  const uint64_t total = uint64_t{idims[0]} * idims[1] * idims[2];
+  if (idims[1] > 65536 || idims[2] > 65536 || total > (uint64_t{1} << 36))
+    throw Error(ErrorCode::too_large, images.name() + ": declared size too large (" + std::to_string(idims[0]) +
+                                          " images of " + std::to_string(idims[1]) + "x" +
+                                          std::to_string(idims[2]) + ")");
+  set.rows = idims[1];
+  set.cols = idims[2];
+  images.read_grow(set.pixels, total, "pixels");
+  images.expect_end();
+  labels.read_grow(set.labels, ldims[0], "labels");
+  labels.expect_end();
+  return set;
 }
 
 std::string find_file(const std::string& dir, const std::string& name) {
@@ -128,27 +213,15 @@ const ImageSet& Dataset::split(Split s) const {
 }
 
 ImageSet read_idx_pair(const std::string& images_path, const std::string& labels_path) {
-  ImageSet set;
-  GzReader images(images_path);
-  auto idims = read_idx_header(images, images_path, 3);
-  GzReader labels(labels_path);
-  auto ldims = read_idx_header(labels, labels_path, 1);
-  if (idims[0] != ldims[0])
-    throw Error(ErrorCode::corruption_detected,
-                images_path + " holds " + std::to_string(idims[0]) + " images but " + labels_path + " holds " +
-                    std::to_string(ldims[0]) + " labels");
-  if (idims[0] == 0 || idims[1] == 0 || idims[2] == 0)
-    throw Error(ErrorCode::corruption_detected, images_path + ": empty image set");
-  const uint64_t total = uint64_t{idims[0]} * idims[1] * idims[2];
-  if (idims[1] > 65536 || idims[2] > 65536 || total > (uint64_t{1} << 36))
-    throw Error(ErrorCode::too_large, images_path + ": declared size too large");
-  set.rows = idims[1];
-  set.cols = idims[2];
-  set.pixels.resize(total);
-  images.read(set.pixels.data(), total, "pixels");
-  set.labels.resize(ldims[0]);
-  labels.read(set.labels.data(), ldims[0], "labels");
-  return set;
+  GzFileSource images(images_path);
+  GzFileSource labels(labels_path);
+  return read_idx_sources(images, labels);
+}
+
+ImageSet parse_idx_pair(const uint8_t* images, size_t images_size, const uint8_t* labels, size_t labels_size) {
+  MemorySource i(images, images_size, "images");
+  MemorySource l(labels, labels_size, "labels");
+  return read_idx_sources(i, l);
 }
 
 Dataset load_dataset(const std::string& directory, int64_t val_images) {

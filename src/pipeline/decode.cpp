@@ -32,11 +32,10 @@ std::vector<std::string> split_commas(const std::string& s) {
 }
 }  // namespace
 
-model::Model decompress_model(const Container& c, unsigned threads) {
-  if (c.meta(kModelKindKey) != kModelKindValue)
-    throw Error(ErrorCode::foreign_format,
-                "not a deepsz model container (no '" + std::string(kModelKindKey) + "=" + kModelKindValue +
-                    "' metadata; raw tensors can be extracted with `dsz decompress`)");
+namespace {
+void restore_masks(const Container& c, model::Model& m);
+
+model::Model decompress_native(const Container& c, unsigned threads) {
   const std::string arch = c.meta(model::meta::architecture);
   if (arch.empty()) throw Error(ErrorCode::corruption_detected, "model container: no architecture");
   const model::InputShape input = parse_input(c.meta(model::meta::input));
@@ -52,6 +51,40 @@ model::Model decompress_model(const Container& c, unsigned threads) {
   for (const auto& [k, v] : c.metadata)
     if (k.rfind("deepsz", 0) != 0) meta[k] = v;
   model::Model m = model::Model::from_parameters(arch, input, classes, params, meta);
+  restore_masks(c, m);
+  return m;
+}
+}  // namespace
+
+model::Model decompress_model(const Container& c, unsigned threads) {
+  if (c.meta(kModelKindKey) != kModelKindValue)
+    throw Error(ErrorCode::foreign_format,
+                "not a deepsz model container (no '" + std::string(kModelKindKey) + "=" + kModelKindValue +
+                    "' metadata; raw tensors can be extracted with `dsz decompress`)");
+  const std::string shell = c.meta(detail::kTorchScriptKey);
+  if (shell.empty()) return decompress_native(c, threads);
+  // A TorchScript module: its archive (parameters zeroed), then every
+  // parameter from its tensor.
+  model::Model m = detail::torchscript_from_shell(shell);
+  const std::vector<model::ParamInfo> infos = m.parameters();
+  if (infos.size() != c.tensors.size())
+    throw Error(ErrorCode::corruption_detected, "model container: the TorchScript module has " +
+                                                    std::to_string(infos.size()) + " parameters, the container " +
+                                                    std::to_string(c.tensors.size()) + " tensors");
+  for (const auto& p : infos) {
+    const TensorEntry* e = c.find(p.name);
+    if (!e || e->element_count() != uint64_t(p.numel))
+      throw Error(ErrorCode::corruption_detected, "model container: no tensor matches parameter " + p.name);
+    m.set_parameter(p.name, decode_tensor(*e, threads));
+  }
+  for (const auto& [k, v] : c.metadata)
+    if (k.rfind("deepsz", 0) != 0) m.set_metadata(k, v);
+  restore_masks(c, m);
+  return m;
+}
+
+namespace {
+void restore_masks(const Container& c, model::Model& m) {
   for (const std::string& name : split_commas(c.meta("deepsz.masks"))) {
     const TensorEntry* e = c.find(name);
     if (!e) throw Error(ErrorCode::corruption_detected, "model container: mask of unknown tensor " + name);
@@ -67,8 +100,8 @@ model::Model decompress_model(const Container& c, unsigned threads) {
     }
     m.set_mask(name, mask);
   }
-  return m;
 }
+}  // namespace
 
 model::Model decompress_model_file(const std::string& path, unsigned threads) {
   return decompress_model(read_container_file(path), threads);

@@ -40,6 +40,11 @@ std::string report_to_json(const CompressReport& r, int indent) {
   j["tensor_bytes"] = r.tensor_bytes;
   j["metadata_bytes"] = r.metadata_bytes;
   j["images_val"] = r.images_val;
+  j["torchscript_bytes"] = r.torchscript_bytes;
+  j["images_assess"] = r.images_assess;
+  j["images_holdout"] = r.images_holdout;
+  j["val_drop_pp"] = r.val_drop_pp;
+  j["holdout_drop_pp"] = r.holdout_drop_pp;
   j["images_test"] = r.images_test;
   j["dense_recorded"] = r.dense_recorded;
   j["val_top1_before"] = r.val_top1_before;
@@ -109,6 +114,16 @@ std::string report_to_text(const CompressReport& r) {
                 "measured %.3f (95%% bound %.3f)%s; on test %.3f (reported only)\n",
                 r.max_loss_pp, r.budget_against.c_str(), r.budget_pp, r.estimated_drop_pp, r.measured_drop_pp,
                 r.drop_upper_bound_pp, r.guarantee_success ? "" : " OVER BUDGET", r.test_drop_pp);
+  o << buf;
+  if (r.images_holdout > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "  validation: bounds assessed on %llu images; drop on the %llu held-out images %.3f, on all %llu "
+                  "%.3f\n",
+                  (unsigned long long)r.images_assess, (unsigned long long)r.images_holdout, r.holdout_drop_pp,
+                  (unsigned long long)r.images_val, r.val_drop_pp);
+  } else {
+    buf[0] = 0;
+  }
   o << buf;
   std::snprintf(buf, sizeof buf, "  time: load %.2f s, assess %.2f s (%zu candidates, %d workers%s), optimise %.2f s, "
                 "generate %.2f s, evaluate %.2f s\n",

@@ -7,6 +7,8 @@
 //   inspect-json FILE                 validates `dsz inspect --json` output
 //   bench-json FILE                   validates `dsz bench --json` output
 //   multi OUT                         a container of three tensors
+//   bomb OUT ROWS COLS                a sparse ROWS x COLS tensor with one
+//                                     nonzero: tiny file, huge dense output
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -105,6 +107,24 @@ int multi(const std::string& out) {
   return 0;
 }
 
+int bomb(const std::string& out, uint64_t rows, uint64_t cols) {
+  deepsz::TensorEntry e;
+  e.name = "pruned";
+  e.shape = {rows, cols};
+  e.value_codec = deepsz::ValueCodec::lossless;
+  e.sparse = true;
+  const uint64_t position = 0;
+  e.index_stream = deepsz::encode_sparse_index(&position, 1, rows, cols, deepsz::IndexCoding::gap8_zstd);
+  const float one = 1.0f;
+  deepsz::TensorEncodeOptions o;
+  o.codec = deepsz::ValueCodec::lossless;
+  e.value_stream = deepsz::encode_tensor("v", {1}, &one, o).value_stream;
+  deepsz::Container c;
+  c.tensors.push_back(e);
+  deepsz::write_container_file(c, out);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,6 +156,7 @@ int main(int argc, char** argv) {
     if (cmd == "inspect-json" && argc == 3) return inspect_json(argv[2]);
     if (cmd == "bench-json" && argc == 3) return bench_json(argv[2]);
     if (cmd == "multi" && argc == 3) return multi(argv[2]);
+    if (cmd == "bomb" && argc == 5) return bomb(argv[2], std::stoull(argv[3]), std::stoull(argv[4]));
   } catch (const std::exception& e) {
     return fail(e.what());
   }

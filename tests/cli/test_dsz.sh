@@ -145,6 +145,69 @@ run_bad "unknown command" 2 "" "$DSZ" frobnicate
 run_bad "unknown option" 2 x.dsz "$DSZ" compress --abs 1e-3 --fast w.f32 x.dsz
 run_bad "extra argument" 2 x.dsz "$DSZ" compress --abs 1e-3 w.f32 x.dsz extra
 
+run_bad "OUT is /dev/full" 1 "" "$DSZ" compress --abs 1e-3 w.f32 /dev/full
+[[ -c /dev/full ]] || fail "/dev/full is no longer a device"
+run_bad "decompress OUT is /dev/full" 1 "" "$DSZ" decompress w.dsz /dev/full
+# A full disk: writes fail with EFBIG past 64 KiB (SIGXFSZ ignored).
+run_bad "write fails midway (file size limit)" 1 big.dsz bash -c "ulimit -f 64; trap '' XFSZ; exec \"\$0\" \"\$@\"" \
+  "$DSZ" compress --abs 0 --codec lossless w.f32 big.dsz
+grep -q "too large" err.log || fail "the write failure is not reported: $(cat err.log)"
+"$HELPER" bomb bomb.dsz 4194304 4194304 || exit 1  # 2^44 elements, one nonzero
+[[ $(stat -c %s bomb.dsz) -lt 1024 ]] || fail "bomb.dsz is not tiny"
+run_bad "decompress a 64 TiB sparse tensor" 1 x.f32 "$DSZ" decompress bomb.dsz x.f32
+grep -q "memory limit" err.log || fail "no memory limit message: $(cat err.log)"
+"$HELPER" bomb bomb2.dsz 1024 1024 || exit 1          # 4 MiB dense
+run_bad "decompress above --max-memory 1M" 1 x.f32 "$DSZ" decompress --max-memory 1M bomb2.dsz x.f32
+run_ok "decompress within --max-memory 4M" "$DSZ" decompress --max-memory 4M bomb2.dsz x.f32
+rm -f x.f32
+run_bad "--max-memory bogus" 2 x.f32 "$DSZ" decompress --max-memory 12Q bomb2.dsz x.f32
+run_bad "--max-memory -1" 2 x.f32 "$DSZ" decompress --max-memory -1 bomb2.dsz x.f32
+
+# ---- interrupts ---------------------------------------------------------------
+# The input is a FIFO that the test holds open: dsz is certainly in the middle
+# of its work when the signal comes. It must exit 128 + signal with the one
+# line "dsz: interrupted" and leave nothing behind. Job control on: a
+# non-interactive shell starts background jobs with SIGINT ignored, and dsz
+# (like most tools) keeps an ignored SIGINT ignored.
+set -m
+for sig in INT TERM; do
+  mkfifo fifo.f32
+  "$DSZ" compress --abs 1e-3 fifo.f32 int.dsz > out.log 2> err.log &
+  pid=$!
+  exec 3> fifo.f32
+  head -c 1000000 w.f32 >&3
+  sleep 0.3
+  kill -s $sig $pid
+  wait $pid
+  rc=$?
+  exec 3>&-
+  rm -f fifo.f32
+  want=$((128 + $(kill -l $sig)))
+  if [[ $rc -ne $want ]]; then fail "SIG$sig: exit $rc, expected $want ($(cat err.log))"
+  elif [[ "$(cat err.log)" != "dsz: interrupted" ]]; then fail "SIG$sig: stderr: $(cat err.log)"
+  elif ls -A | grep -q '^int\.dsz'; then fail "SIG$sig: left $(ls -A | grep '^int\.dsz' | tr '\n' ' ')"
+  else ok "SIG$sig while reading: exit $rc, nothing left"; fi
+done
+# A real input large enough to take about a second: interrupted while it
+# computes or writes, or skipped if it was faster than the delay.
+"$HELPER" gen long.f32 30000000 1 4 || exit 1
+sum_before=$(cksum < long.f32)
+"$DSZ" compress --abs 1e-4 --codec lossless long.f32 long.dsz > out.log 2> err.log &
+pid=$!
+sleep 0.4
+if kill -INT $pid 2> /dev/null; then
+  wait $pid
+  rc=$?
+  if [[ $rc -ne 130 ]]; then fail "SIGINT on a long compress: exit $rc ($(cat err.log))"
+  elif ls -A | grep -q '^long\.dsz'; then fail "SIGINT on a long compress left $(ls -A | grep '^long\.dsz' | tr '\n' ' ')"
+  else ok "SIGINT on a long compress: exit 130, nothing left"; fi
+else
+  wait $pid
+  echo "skip: the long compress finished within 0.4 s"
+fi
+[[ "$(cksum < long.f32)" == "$sum_before" ]] || fail "the input changed"
+rm -f long.f32 long.dsz
+
 # ---- help -------------------------------------------------------------------
 run_ok "--help" "$DSZ" --help
 for c in compress decompress inspect bench; do

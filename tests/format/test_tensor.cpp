@@ -61,6 +61,51 @@ std::vector<float> through_container(const TensorEntry& e) {
   return decode_tensor(back.tensors.at(0), 2);
 }
 
+// A fully pruned layer: one nonzero, a few bytes, any dense size.
+TensorEntry pruned_bomb(uint64_t rows, uint64_t cols) {
+  TensorEntry e;
+  e.name = "pruned";
+  e.shape = {rows, cols};
+  e.value_codec = ValueCodec::lossless;
+  e.sparse = true;
+  const uint64_t position = 0;  // (a late one costs gap8 a filler per 255)
+  e.index_stream = encode_sparse_index(&position, 1, rows, cols, IndexCoding::gap8_zstd);
+  const float one = 1.0f;
+  TensorEncodeOptions o;
+  o.codec = ValueCodec::lossless;
+  e.value_stream = encode_tensor("v", {1}, &one, o).value_stream;
+  return e;
+}
+
+TEST(MemoryLimit, given_dense_output_above_limit_expect_too_large_before_allocating) {
+  const TensorEntry e = pruned_bomb(1024, 1024);  // 4 MiB dense
+  EXPECT_EQ(decode_tensor(e, 1, 0).size(), size_t(1) << 20);          // no limit
+  EXPECT_EQ(decode_tensor(e, 1, uint64_t(4) << 20).size(), size_t(1) << 20);  // exactly at it
+  try {
+    decode_tensor(e, 1, (uint64_t(4) << 20) - 1);
+    ADD_FAILURE() << "a dense output above the limit was decoded";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::too_large);
+    EXPECT_NE(std::string(err.what()).find("memory limit"), std::string::npos) << err.what();
+  }
+}
+
+TEST(MemoryLimit, given_tiny_file_declaring_2_pow_44_elements_expect_default_limit_refuses) {
+  const TensorEntry e = pruned_bomb(uint64_t(1) << 22, uint64_t(1) << 22);
+  Container c;
+  c.tensors.push_back(e);
+  const std::vector<uint8_t> bytes = serialize_container(c);
+  EXPECT_LT(bytes.size(), 512u);
+  const Container back = parse_container(bytes.data(), bytes.size());
+  try {
+    decode_tensor(back.tensors.at(0));
+    ADD_FAILURE() << "64 TiB decoded";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::too_large);
+    EXPECT_NE(std::string(err.what()).find("memory limit"), std::string::npos) << err.what();
+  }
+}
+
 TEST(LosslessTensor, given_special_values_expect_bit_exact) {
   std::vector<float> v = gaussian(1001, 1.0, 3);
   v[0] = std::numeric_limits<float>::quiet_NaN();

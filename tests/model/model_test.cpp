@@ -163,9 +163,9 @@ TEST(Idx, given_bad_magic_expect_foreign_format_naming_file) {
   std::string bad = idx_images(20, 5, 4);
   bad[2] = 0x09;  // element type: signed byte
   write_file(d / "train-images-idx3-ubyte", bad);
-  expect_rejected(d, deepsz::ErrorCode::foreign_format, {"train-images-idx3-ubyte", "bad magic"});
+  expect_rejected(d, deepsz::ErrorCode::foreign_format, {"train-images-idx3-ubyte", "not an IDX file"});
   write_file(d / "train-images-idx3-ubyte", idx_labels(20));  // a label file where images belong
-  expect_rejected(d, deepsz::ErrorCode::foreign_format, {"train-images-idx3-ubyte", "bad magic"});
+  expect_rejected(d, deepsz::ErrorCode::foreign_format, {"train-images-idx3-ubyte", "not an IDX file"});
 }
 
 TEST(Idx, given_truncated_file_expect_truncated_naming_file) {

@@ -236,6 +236,63 @@ TEST_F(Pipeline, given_assessment_file_expect_reuse_on_the_same_model_only) {
   EXPECT_FALSE(r3.assessment_reused);
 }
 
+TEST_F(Pipeline, given_holdout_expect_bounds_assessed_on_part_and_both_drops_within_budget) {
+  pipeline::CompressOptions o = generous();
+  o.holdout = 0.5;
+  const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, o, path("holdout.dsz"));
+  ASSERT_TRUE(r.guarantee_success);
+  EXPECT_EQ(r.images_assess + r.images_holdout, r.images_val);
+  EXPECT_EQ(r.images_holdout, r.images_val / 2);
+  EXPECT_DOUBLE_EQ(r.measured_drop_pp, std::max(r.val_drop_pp, r.holdout_drop_pp));
+  EXPECT_LE(r.val_drop_pp, r.budget_pp + 1e-9);
+  EXPECT_LE(r.holdout_drop_pp, r.budget_pp + 1e-9);
+  EXPECT_NEAR(r.val_drop_pp, 100.0 * (r.input_val_top1 - r.val_top1_after), 1e-9);
+}
+
+TEST(PipelineDetail, given_bytes_expect_base64_round_trip_and_bad_text_rejected) {
+  for (size_t n = 0; n < 9; ++n) {
+    std::vector<uint8_t> b(n);
+    for (size_t i = 0; i < n; ++i) b[i] = uint8_t(37 * i + 250);
+    const std::string t = pipeline::detail::base64_encode(b);
+    EXPECT_EQ(t.size() % 4, 0u);
+    EXPECT_EQ(pipeline::detail::base64_decode(t), b) << n;
+  }
+  EXPECT_EQ(pipeline::detail::base64_encode({'M', 'a', 'n'}), "TWFu");
+  for (const char* bad : {"TWF", "TW=u", "T*Fu", "TQ==TQ=="}) EXPECT_THROW(pipeline::detail::base64_decode(bad), Error) << bad;
+}
+
+TEST_F(Pipeline, given_torchscript_model_expect_torchscript_back_with_bounds_held) {
+  const std::string ts_path = path("ts.pt");
+  const std::string cmd =
+      "/usr/bin/python3 " DEEPSZ_MODEL_TEST_DIR "/make_torchscript.py " + ts_path + " script > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "no /usr/bin/python3 with torch";
+  model::Model ts = model::Model::load(ts_path);
+  ASSERT_EQ(ts.file_kind(), model::FileKind::torchscript);
+  // The trained, pruned LeNet-300-100's tensors in the PyTorch module (same names and shapes).
+  for (const auto& p : pruned_->parameters()) {
+    ts.set_parameter(p.name, pruned_->parameter(p.name));
+    if (pruned_->has_mask(p.name)) ts.set_mask(p.name, pruned_->mask(p.name));
+  }
+  const pipeline::CompressReport r = pipeline::compress_model(ts, *data_, generous(), path("ts.dsz"));
+  ASSERT_TRUE(r.guarantee_success);
+  EXPECT_GT(r.torchscript_bytes, 0u);
+  const Container c = read_container_file(path("ts.dsz"));
+  const model::Model back = pipeline::decompress_model(c);
+  EXPECT_EQ(back.file_kind(), model::FileKind::torchscript);
+  for (const auto& p : ts.parameters()) {
+    const std::vector<float> a = ts.parameter(p.name), b = back.parameter(p.name);
+    ASSERT_EQ(a.size(), b.size());
+    const double eb = c.find(p.name)->error_bound;
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_LE(std::fabs(double(a[i]) - double(b[i])), eb) << p.name;
+    EXPECT_EQ(back.has_mask(p.name), ts.has_mask(p.name)) << p.name;
+  }
+  back.save(path("ts-back.pt"));
+  const model::Model reloaded = model::Model::load(path("ts-back.pt"));
+  EXPECT_EQ(reloaded.file_kind(), model::FileKind::torchscript);
+  model::Evaluator ev(reloaded, *data_);
+  EXPECT_DOUBLE_EQ(ev.evaluate(model::Split::val).top1_rate(), r.val_top1_after);
+}
+
 TEST_F(Pipeline, given_bad_input_expect_clean_rejection) {
   pipeline::CompressOptions o = generous();
   o.max_loss = 101;

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -14,22 +16,54 @@ namespace deepsz::cli {
 
 void add_data_options(CLI::App* cmd, DataOptions& o) {
   cmd->add_option("--data", o.dir, "directory of MNIST-format IDX files (gzipped or not)")->capture_default_str();
-  cmd->add_option("--val", o.val, "validation images carved from the training set (default: the model's, else 5000)");
-  cmd->add_option("--threads", o.threads, "intra-op threads (default: all cores)");
-  cmd->add_option_function<double>("--mean", [&o](double v) { o.mean = v; o.mean_set = true; },
+  cmd->add_option("--val", o.val, "validation images carved from the training set (default: the model's, else 5000)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 32));
+  cmd->add_option("--threads", o.threads, "intra-op threads, 1..1024 (default: all cores)")->check(CLI::Range(1, 1024));
+  auto finite = [](const char* name, double v) {
+    if (!std::isfinite(v)) throw CLI::ValidationError(name, "must be a finite number");
+  };
+  cmd->add_option_function<double>("--mean", [&o, finite](double v) { finite("--mean", v); o.mean = v; o.mean_set = true; },
                                    "normalise pixels: (x/255 - mean) / std");
-  cmd->add_option_function<double>("--std", [&o](double v) { o.std = v; o.std_set = true; },
-                                   "normalise pixels: (x/255 - mean) / std");
+  cmd->add_option_function<double>("--std", [&o, finite](double v) {
+        finite("--std", v);
+        if (!(v > 0)) throw CLI::ValidationError("--std", "must be > 0");
+        o.std = v;
+        o.std_set = true;
+      }, "normalise pixels: (x/255 - mean) / std, std > 0");
 }
 
 model::Dataset load_data_for(const DataOptions& o, const model::Model* m) {
   int64_t val = o.val;
   if (val < 0 && m) {
     std::string rec = m->metadata(model::meta::val_images);
-    if (!rec.empty()) val = std::stoll(rec);
+    if (!rec.empty()) {
+      try {
+        size_t used = 0;
+        val = std::stoll(rec, &used);
+        if (used != rec.size() || val < 0) val = -1;
+      } catch (const std::exception&) {
+        val = -1;
+      }
+    }
   }
   if (val < 0) val = model::kDefaultValidationImages;
-  return model::load_dataset(o.dir, val);
+  model::Dataset data = model::load_dataset(o.dir, val);
+  if (m) {
+    // A model of other input size or fewer classes fails inside libtorch with
+    // a page of C++ frames: say it in one line instead.
+    const model::InputShape in = m->input_shape();
+    const bool known = m->file_kind() == model::FileKind::native;
+    if (known && (in.channels != data.test.channels || in.rows != data.test.rows || in.cols != data.test.cols))
+      throw Error(ErrorCode::invalid_argument,
+                  o.dir + " holds " + std::to_string(data.test.channels) + "x" + std::to_string(data.test.rows) +
+                      "x" + std::to_string(data.test.cols) + " images, the model expects " +
+                      std::to_string(in.channels) + "x" + std::to_string(in.rows) + "x" + std::to_string(in.cols));
+    if (known && m->num_classes() > 0 && data.num_classes > m->num_classes())
+      throw Error(ErrorCode::invalid_argument, o.dir + " has labels up to " + std::to_string(data.num_classes - 1) +
+                                                   ", the model has " + std::to_string(m->num_classes()) +
+                                                   " classes");
+  }
+  return data;
 }
 
 void apply_preprocessing(const DataOptions& o, model::Model& m) {
@@ -40,6 +74,24 @@ void apply_preprocessing(const DataOptions& o, model::Model& m) {
   m.set_preprocessing(p);
 }
 
+void check_model_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) throw Error(ErrorCode::io_error, "cannot open " + path + ": no such file");
+  if (fs::is_directory(st)) throw Error(ErrorCode::io_error, "cannot read " + path + ": a directory, not a model file");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw Error(ErrorCode::io_error, "cannot open " + path);
+  unsigned char head[8] = {0};
+  const size_t got = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  if (got == 0) throw Error(ErrorCode::truncated, path + ": empty file, not a model");
+  static const unsigned char kDszMagic[8] = {0x89, 'D', 'S', 'Z', '\r', '\n', 0x1a, '\n'};
+  if (got == 8 && std::memcmp(head, kDszMagic, 8) == 0)
+    throw Error(ErrorCode::foreign_format,
+                path + " is a .dsz container, not a model file: rebuild the model with `deepsz decompress` first");
+}
+
 void check_output_path(const std::string& output, const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
   for (const auto& in : inputs) {
@@ -48,10 +100,17 @@ void check_output_path(const std::string& output, const std::vector<std::string>
     if (!same && fs::exists(output, ec)) same = fs::equivalent(output, in, ec);
     if (same) throw Error(ErrorCode::invalid_argument, "output " + output + " is the input " + in);
   }
+  if (output.empty()) throw Error(ErrorCode::invalid_argument, "the output path is empty");
   fs::path p(output);
   fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::io_error, "output directory " + dir.string() + " does not exist");
+  // Outputs are renamed into place: that would replace a directory's entry,
+  // a device (/dev/full, /dev/null) or a FIFO by a regular file.
+  const fs::file_status st = fs::status(p, ec);
+  if (fs::is_directory(st)) throw Error(ErrorCode::invalid_argument, "output " + output + " is a directory");
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    throw Error(ErrorCode::invalid_argument, "output " + output + " is not a regular file");
 }
 
 void log_line(const std::string& line) {

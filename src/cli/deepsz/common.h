@@ -36,6 +36,10 @@ model::Dataset load_data_for(const DataOptions& o, const model::Model* m);
 // Applies --mean/--std when given (overriding what the model recorded).
 void apply_preprocessing(const DataOptions& o, model::Model& m);
 
+// Throws one clear line for a model path that cannot be a model file:
+// missing, a directory, empty, or a .dsz container (decompress it first).
+void check_model_file(const std::string& path);
+
 // Throws unless `output` differs from every input (same file by path or inode).
 void check_output_path(const std::string& output, const std::vector<std::string>& inputs);
 

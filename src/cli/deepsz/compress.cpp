@@ -21,6 +21,7 @@ struct CompressArgs {
   bool fc_only = false, paper = false, json = false, quiet = false;
   std::string codec = "sz";
   int workers = 0;
+  double holdout = 0.0;
 };
 
 void run_compress(const CompressArgs& a) {
@@ -42,6 +43,7 @@ void run_compress(const CompressArgs& a) {
   o.method = a.paper ? pipeline::Method::paper : a.codec == "zfp" ? pipeline::Method::zfp : pipeline::Method::deepsz;
   o.threads = a.data.threads;
   o.workers = a.workers;
+  o.holdout = a.holdout;
   o.assessment_path = a.assessment;
   o.progress = !a.quiet && !a.json;
   if (!a.quiet && !a.json) o.log = log_line;
@@ -63,7 +65,7 @@ void run_compress(const CompressArgs& a) {
 void add_compress_command(CLI::App& app) {
   auto args = std::make_shared<CompressArgs>();
   CLI::App* cmd = app.add_subcommand("compress", "compress a model under an accuracy budget (DeepSZ)");
-  cmd->add_option("model", args->model, "model file (deepsz-native)")->required();
+  cmd->add_option("model", args->model, "model file (deepsz-native or TorchScript)")->required();
   add_data_options(cmd, args->data);
   cmd->add_option("--max-loss", args->max_loss,
                   "largest validation top-1 loss in points, against the dense ancestor when recorded")
@@ -73,6 +75,10 @@ void add_compress_command(CLI::App& app) {
       ->check(CLI::IsMember({"sz", "zfp"}))
       ->capture_default_str();
   cmd->add_flag("--paper", args->paper, "the DeepSZ 2019 baseline (fixed grid, fc only, additive model)");
+  cmd->add_option("--holdout", args->holdout,
+                  "fraction of the validation images kept out of the assessment for the final check (0: none)")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
   cmd->add_option("--workers", args->workers, "assessment workers (default: one per thread)");
   cmd->add_option("--assessment", args->assessment, "assessment table: reused when it matches the model, else written");
   cmd->add_option("--report", args->report, "write the report as JSON");

@@ -17,14 +17,24 @@ struct CreateArgs {
 };
 
 void run_create(const CreateArgs& a) {
-  model::init_runtime(0);
   check_output_path(a.output, {});
+  model::init_runtime(0);
   const bool imagenet = a.arch == "alexnet" || a.arch == "vgg16";
   model::InputShape in = imagenet ? model::InputShape{3, 224, 224} : model::InputShape{1, 28, 28};
-  if (!a.input.empty() &&
-      (std::sscanf(a.input.c_str(), "%ldx%ldx%ld", &in.channels, &in.rows, &in.cols) != 3 || in.channels <= 0 ||
-       in.rows <= 0 || in.cols <= 0))
-    throw Error(ErrorCode::invalid_argument, "--input must be CxHxW, e.g. 3x224x224");
+  if (!a.input.empty()) {
+    int used = 0;
+    if (std::sscanf(a.input.c_str(), "%ldx%ldx%ld%n", &in.channels, &in.rows, &in.cols, &used) != 3 ||
+        used != static_cast<int>(a.input.size()) || in.channels < 1 || in.channels > 64 || in.rows < 1 ||
+        in.rows > 4096 || in.cols < 1 || in.cols > 4096)
+      throw Error(ErrorCode::invalid_argument, "--input must be CxHxW with C in 1..64 and H, W in 1..4096, e.g. 3x224x224");
+    // The smallest input each architecture's layers reduce to a nonempty map.
+    const int64_t min_side = a.arch == "lenet5" ? 16 : a.arch == "alexnet" ? 63 : a.arch == "vgg16" ? 32 : 1;
+    if (in.rows < min_side || in.cols < min_side)
+      throw Error(ErrorCode::invalid_argument, "--input " + a.input + " is too small for " + a.arch + " (at least " +
+                                                   std::to_string(min_side) + "x" + std::to_string(min_side) + ")");
+  }
+  if (a.classes < 0 || a.classes > 100000)
+    throw Error(ErrorCode::invalid_argument, "--classes must be in 1..100000");
   const int64_t classes = a.classes > 0 ? a.classes : (imagenet ? 1000 : 10);
   model::Model m = model::Model::create(a.arch, in, classes, a.seed);
   m.save(a.output);

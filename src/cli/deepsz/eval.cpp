@@ -16,6 +16,7 @@ struct EvalArgs {
 
 void run_eval(const EvalArgs& a) {
   model::init_runtime(a.data.threads);
+  check_model_file(a.model);
   model::Model m = model::Model::load(a.model);
   apply_preprocessing(a.data, m);
   model::Dataset data = load_data_for(a.data, &m);

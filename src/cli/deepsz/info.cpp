@@ -20,6 +20,7 @@ std::string shape_text(const std::vector<int64_t>& s) {
 
 void run_info(const InfoArgs& a) {
   model::init_runtime(1);
+  check_model_file(a.model);
   model::Model m = model::Model::load(a.model);
   nlohmann::json layers = nlohmann::json::array();
   int64_t total = 0;

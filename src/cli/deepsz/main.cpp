@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "deepsz/error.h"
+#include "deepsz/interrupt.h"
 
 int main(int argc, char** argv) {
   // libgomp reads its environment when it is loaded, before main: busy-waiting
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     execv("/proc/self/exe", argv);  // returns only on failure: carry on as is
   }
+  // SIGINT/SIGTERM: registered temporaries removed, "deepsz: interrupted",
+  // exit 128 + signal (deepsz/interrupt.h).
+  deepsz::install_interrupt_handlers("deepsz");
   CLI::App app{"deepsz: train, evaluate, prune and inspect neural networks for DeepSZ compression"};
   app.require_subcommand(1);
   deepsz::cli::add_train_command(app);

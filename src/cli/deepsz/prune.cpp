@@ -17,7 +17,9 @@ struct PruneArgs {
   uint64_t seed = 1;
   int step_epochs = 3, final_epochs = 4;
   double lr = 1e-3;
-  double weight_decay = 0.0;
+  double weight_decay = 0.1;
+  std::string allocation = "erk", score = "activation";
+  double margin = 0.1, step_factor = 0.75;
 };
 
 void run_prune(const PruneArgs& a) {
@@ -38,6 +40,10 @@ void run_prune(const PruneArgs& a) {
   o.final_epochs = a.final_epochs;
   o.learning_rate = a.lr;
   o.weight_decay = a.weight_decay;
+  o.allocation = a.allocation;
+  o.activation_scores = a.score == "activation";
+  o.margin = a.margin;
+  o.step_factor = a.step_factor;
   if (!a.quiet) {
     o.log = log_line;
     o.progress = progress_printer("retrain");
@@ -84,6 +90,18 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--lr", args->lr, "retraining learning rate (Adam, cosine decay)")->capture_default_str();
   cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
       ->capture_default_str();
+  cmd->add_option("--allocation", args->allocation, "per-tensor densities: erk or sensitivity (scan)")
+      ->check(CLI::IsMember({"erk", "sensitivity"}))
+      ->capture_default_str();
+  cmd->add_option("--score", args->score, "pruning score: activation (|w| x input rms) or magnitude (|w|)")
+      ->check(CLI::IsMember({"activation", "magnitude"}))
+      ->capture_default_str();
+  cmd->add_option("--margin", args->margin, "validation safety margin in points (--max-loss)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--step-factor", args->step_factor, "density ratio between successive steps")
+      ->capture_default_str()
+      ->check(CLI::Range(0.3, 0.95));
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output model file")->required();

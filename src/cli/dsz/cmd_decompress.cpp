@@ -1,4 +1,4 @@
-// dsz decompress IN.dsz OUT [--tensor NAME] [--threads N]
+// dsz decompress IN.dsz OUT [--tensor NAME] [--threads N] [--max-memory SIZE]
 // OUT is a raw float32 file, or an existing directory that receives
 // NAME.f32 for every tensor.
 #include <cstdio>
@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct DecompressArgs {
-  std::string in, out, tensor;
+  std::string in, out, tensor, max_memory;
   unsigned threads = 1;
 };
 
@@ -29,6 +29,7 @@ std::string tensor_list(const deepsz::Container& c) {
 
 void run_decompress(const DecompressArgs& a) {
   checked_threads(a.threads);
+  const uint64_t max_bytes = parse_memory_limit(a.max_memory);
   check_distinct(a.in, a.out);
   const deepsz::Container c = deepsz::read_container_file(a.in);
   const bool to_directory = fs::is_directory(a.out);
@@ -51,7 +52,7 @@ void run_decompress(const DecompressArgs& a) {
   }
 
   if (!to_directory) {
-    const std::vector<float> v = deepsz::decode_tensor(*chosen[0], a.threads);
+    const std::vector<float> v = deepsz::decode_tensor(*chosen[0], a.threads, max_bytes);
     write_f32_file(a.out, v);
     std::printf("%s -> %s: %zu values\n", chosen[0]->name.c_str(), a.out.c_str(), v.size());
     return;
@@ -68,7 +69,7 @@ void run_decompress(const DecompressArgs& a) {
       used[file];
       const std::string path = (fs::path(a.out) / file).string();
       check_distinct(a.in, path);
-      const std::vector<float> v = deepsz::decode_tensor(*t, a.threads);
+      const std::vector<float> v = deepsz::decode_tensor(*t, a.threads, max_bytes);
       write_f32_file(path, v);
       written.push_back(path);
       std::printf("%s -> %s: %zu values\n", t->name.c_str(), path.c_str(), v.size());
@@ -88,6 +89,9 @@ void add_decompress_command(CLI::App& app) {
   cmd->add_option("--tensor", args->tensor, "the tensor to decode (required if there are several "
                                             "and OUT is not a directory)");
   cmd->add_option("--threads", args->threads, "threads (1..1024)");
+  cmd->add_option("--max-memory", args->max_memory,
+                  "refuse a tensor whose dense output is larger (e.g. 512M, 64G, none; "
+                  "default: 16G or the physical memory if smaller)");
   cmd->add_option("IN", args->in, ".dsz input")->required();
   cmd->add_option("OUT", args->out, "raw float32 output, or an existing directory")->required();
   cmd->callback([args] { run_decompress(*args); });

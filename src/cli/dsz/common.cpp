@@ -4,6 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "deepsz/container.h"
 
 namespace dsz {
@@ -52,6 +54,32 @@ deepsz::Predictor parse_predictor(const std::string& name) {
   if (name == "none") return deepsz::Predictor::none;
   if (name == "lorenzo") return deepsz::Predictor::lorenzo;
   throw UsageError("--predictor must be auto, none or lorenzo");
+}
+
+uint64_t parse_memory_limit(const std::string& text) {
+  if (text.empty()) {
+    uint64_t limit = deepsz::kDefaultMaxDecodedBytes;
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && uint64_t(pages) < limit / uint64_t(page))
+      limit = uint64_t(pages) * uint64_t(page);
+    return limit;
+  }
+  if (text == "none" || text == "0") return 0;
+  const std::string bad = "--max-memory must be a size such as 512M, 16G or 1T (or none), not '" + text + "'";
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15 || text.size() > digits + 1) throw UsageError(bad);
+  uint64_t value = std::stoull(text.substr(0, digits));
+  if (text.size() == digits + 1) {
+    const char* units = "KMGT";
+    const char* u = std::strchr(units, text[digits] & ~0x20);
+    if (!u || text[digits] == '\0') throw UsageError(bad);
+    const int shift = 10 * int(u - units + 1);
+    if (value > (~uint64_t(0) >> shift)) throw UsageError(bad);
+    value <<= shift;
+  }
+  if (value == 0) throw UsageError(bad);
+  return value;
 }
 
 void check_distinct(const std::string& in, const std::string& out) {

@@ -29,6 +29,11 @@ double checked_bound(double value, const char* option);
 unsigned checked_threads(unsigned threads);
 deepsz::Predictor parse_predictor(const std::string& name);
 
+// --max-memory: a byte count with an optional K, M, G or T suffix (powers of
+// 1024), "0" or "none" for no limit. Empty: the default, the smaller of
+// deepsz::kDefaultMaxDecodedBytes and the physical memory.
+uint64_t parse_memory_limit(const std::string& text);
+
 // Throws UsageError when `out` names the same file as `in`, or if `out` is
 // an existing directory where a file is expected (`allow_directory` false).
 void check_distinct(const std::string& in, const std::string& out);

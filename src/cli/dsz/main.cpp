@@ -3,14 +3,17 @@
 //
 // Every failure prints one line "dsz: ..." on stderr and exits 1 (2 for a
 // wrong command line); outputs are written through a temporary file and a
-// rename, so a failed run leaves no output behind.
+// rename, so a failed or interrupted run leaves no output behind.
 #include <cstdio>
 #include <new>
 
 #include "common.h"
 #include "deepsz/error.h"
+#include "deepsz/interrupt.h"
 
 int main(int argc, char** argv) {
+  // SIGINT/SIGTERM: temporaries removed, "dsz: interrupted", exit 128 + signal.
+  deepsz::install_interrupt_handlers("dsz");
   CLI::App app{"dsz: error-bounded compression of float32 arrays into .dsz containers"};
   app.require_subcommand(1);
   dsz::add_compress_command(app);

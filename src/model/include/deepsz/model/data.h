@@ -48,7 +48,12 @@ struct Dataset {
 // Reads one IDX image file and its label file. Throws deepsz::Error naming
 // the offending file: missing (io_error), wrong magic (foreign_format),
 // truncated (truncated), counts that differ (corruption_detected).
+// Bytes after the declared content are rejected (corruption_detected); a
+// header that declares more than the file holds fails as truncated after
+// reading what is there, never allocating much more than that.
 ImageSet read_idx_pair(const std::string& images_path, const std::string& labels_path);
+// The same on two files' bytes in memory (not gzipped): the fuzzers' entry.
+ImageSet parse_idx_pair(const uint8_t* images, size_t images_size, const uint8_t* labels, size_t labels_size);
 
 // Reads a directory in the MNIST layout and carves `val_images` images out of
 // the training set: the first val_images entries of a fixed pseudo-random

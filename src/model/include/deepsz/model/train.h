@@ -47,7 +47,11 @@ struct PruneOptions {
   int step_epochs = 3;    // retraining after each pruning step
   int final_epochs = 4;   // fine-tuning of the chosen model
   double learning_rate = 1e-3;  // Adam, cosine decay within each step
-  double weight_decay = 0.0;    // > 0: AdamW with this decoupled decay while retraining
+  double weight_decay = 0.1;    // > 0: AdamW with this decoupled decay while retraining (0: Adam)
+  std::string allocation = "erk";  // per-tensor densities: "erk" (Erdos-Renyi-Kernel) or "sensitivity" (scan)
+  bool activation_scores = true;   // score |w| x rms of the weight's input feature (native models)
+  double margin = 0.1;             // accept a step when its val drop <= max_loss - min(margin, max_loss / 2)
+  double step_factor = 0.75;       // overall density target of each step = previous x this
   int64_t batch_size = 64;
   LogFn log;
   ProgressFn progress;

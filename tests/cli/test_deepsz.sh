@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Command-line tests of deepsz on bad input, as a new user would give it:
+# every case must exit nonzero with exactly one line "deepsz: ..." on stderr
+# and leave no output (nor a temporary file) behind. Inputs are made here: a
+# tiny MNIST-layout IDX directory (300 + 100 random 28x28 images) and a
+# LeNet-300-100 trained on it for one epoch.
+# Each start of deepsz loads libtorch (about 1.4 s), so the cases come in two
+# groups that CTest runs as two tests, in parallel under ctest -j.
+#   test_deepsz.sh PATH/TO/deepsz PATH/TO/dsz [inputs|flags|all]
+set -uo pipefail
+DEEPSZ="$1"
+DSZ="$2"
+GROUP="${3:-all}"
+# Skip the re-exec that sets the OpenMP wait policy: half the start-up time.
+export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-cli-test.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+run_ok() {
+  local what="$1"; shift
+  if "$@" > out.log 2> err.log; then ok "$what"; else fail "$what (exit $?): $(tail -3 err.log)"; fi
+}
+
+# run_bad DESCRIPTION EXPECTED_EXIT OUTPUT_PATH [GREP] -- CMD...
+run_bad() {
+  local what="$1" want="$2" out="$3" pattern=""; shift 3
+  if [[ "$1" != "--" ]]; then pattern="$1"; shift; fi
+  shift  # --
+  local before after rc lines
+  before=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
+  "$@" > out.log 2> err.log
+  rc=$?
+  after=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
+  lines=$(wc -l < err.log)
+  if [[ $rc -ne $want ]]; then fail "$what: exit $rc, expected $want ($(head -3 err.log))"; return; fi
+  if [[ $lines -ne 1 ]]; then fail "$what: $lines lines on stderr: $(head -5 err.log)"; return; fi
+  if ! grep -q '^deepsz: ' err.log; then fail "$what: stderr lacks the deepsz: prefix: $(cat err.log)"; return; fi
+  if [[ -n "$pattern" ]] && ! grep -qi -- "$pattern" err.log; then fail "$what: message lacks '$pattern': $(cat err.log)"; return; fi
+  if [[ -n "$out" && -e "$out" ]]; then fail "$what: output $out left behind"; return; fi
+  if [[ "$before" != "$after" ]]; then fail "$what: files changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"; return; fi
+  ok "$what -> exit $rc: $(cat err.log)"
+}
+
+be32() { printf "\\x$(printf %02x $(( ($1 >> 24) & 255 )))\\x$(printf %02x $(( ($1 >> 16) & 255 )))\\x$(printf %02x $(( ($1 >> 8) & 255 )))\\x$(printf %02x $(( $1 & 255 )))"; }
+# write_idx DIR PREFIX COUNT SIDE [LABEL_MOD]: random pixels, labels i % LABEL_MOD.
+write_idx() {
+  local dir="$1" prefix="$2" n="$3" side="$4" mod="${5:-10}" i
+  { printf '\x00\x00\x08\x03'; be32 "$n"; be32 "$side"; be32 "$side"; head -c $((n * side * side)) /dev/urandom; } \
+    > "$dir/$prefix-images-idx3-ubyte"
+  { printf '\x00\x00\x08\x01'; be32 "$n"; for ((i = 0; i < n; i++)); do printf "\\x$(printf %02x $((i % mod)))"; done; } \
+    > "$dir/$prefix-labels-idx1-ubyte"
+}
+# variant NAME: a copy of the good data directory to damage.
+variant() { rm -rf "$1"; cp -r data "$1"; }
+
+mkdir data
+write_idx data train 300 28
+write_idx data t10k 100 28
+D=(--data data --val 50 --threads 1)
+
+# ---- the good path (inputs of the cases below) -----------------------------
+run_ok "train 1 epoch on the tiny set" "$DEEPSZ" train "${D[@]}" --epochs 1 -o m.pt
+[[ $GROUP == flags ]] || run_ok "eval" "$DEEPSZ" eval m.pt "${D[@]}"
+[[ $GROUP == inputs ]] || run_ok "info" "$DEEPSZ" info m.pt
+head -c 4000 /dev/urandom > noise.f32
+run_ok "dsz compress (a .dsz to misuse)" "$DSZ" compress --abs 1e-3 noise.f32 x.dsz
+: > empty.pt
+head -c 2000 m.pt > trunc.pt
+cp m.pt corrupt.pt
+printf 'XXXXXXXXXXXXXXXX' | dd of=corrupt.pt bs=1 seek=0 conv=notrunc 2> /dev/null
+head -c 5000 /dev/urandom > noise.pt
+mkdir adir
+cksum m.pt > m.sum
+
+# ---- model files -----------------------------------------------------------
+if [[ $GROUP == all || $GROUP == inputs ]]; then
+run_bad "eval: missing model" 1 "" "no such file" -- "$DEEPSZ" eval nofile.pt "${D[@]}"
+run_bad "eval: empty model" 1 "" "empty" -- "$DEEPSZ" eval empty.pt "${D[@]}"
+run_bad "eval: truncated model" 1 "" -- "$DEEPSZ" eval trunc.pt "${D[@]}"
+run_bad "eval: random bytes as model" 1 "" -- "$DEEPSZ" eval noise.pt "${D[@]}"
+run_bad "eval: a .dsz as model" 1 "" "dsz" -- "$DEEPSZ" eval x.dsz "${D[@]}"
+run_bad "eval: a directory as model" 1 "" "directory" -- "$DEEPSZ" eval adir "${D[@]}"
+run_bad "info: empty model" 1 "" "empty" -- "$DEEPSZ" info empty.pt
+run_bad "info: truncated model" 1 "" -- "$DEEPSZ" info trunc.pt
+run_bad "info: a .dsz as model" 1 "" "dsz" -- "$DEEPSZ" info x.dsz
+run_bad "eval: corrupt model (zip header)" 1 "" -- "$DEEPSZ" eval corrupt.pt "${D[@]}"
+run_bad "eval: an IDX file as model" 1 "" -- "$DEEPSZ" eval data/t10k-images-idx3-ubyte "${D[@]}"
+"$DSZ" inspect m.pt > out.log 2> err.log && fail "dsz inspect accepted a model file" || ok "dsz inspect: a model file -> $(cat err.log)"
+
+# ---- data directories ------------------------------------------------------
+run_bad "eval: missing data dir" 1 "" "does not exist" -- "$DEEPSZ" eval m.pt --data nodir
+run_bad "eval: data dir without IDX files" 1 "" "missing data file" -- "$DEEPSZ" eval m.pt --data adir
+variant foreign; cp m.pt foreign/t10k-images-idx3-ubyte
+run_bad "eval: a model in place of an IDX file" 1 "" "not an IDX file" -- "$DEEPSZ" eval m.pt --data foreign --val 50
+variant short; head -c 50000 data/t10k-images-idx3-ubyte > short/t10k-images-idx3-ubyte
+run_bad "eval: truncated IDX images" 1 "" "truncated" -- "$DEEPSZ" eval m.pt --data short --val 50
+variant nolabels; : > nolabels/t10k-labels-idx1-ubyte
+run_bad "eval: empty IDX labels" 1 "" "truncated" -- "$DEEPSZ" eval m.pt --data nolabels --val 50
+variant trailing; printf 'extra' >> trailing/t10k-images-idx3-ubyte
+run_bad "eval: bytes after the IDX images" 1 "" "after the declared" -- "$DEEPSZ" eval m.pt --data trailing --val 50
+variant mismatch; write_idx mismatch t10k 100 28; head -c 58 mismatch/t10k-labels-idx1-ubyte > m.tmp
+{ printf '\x00\x00\x08\x01'; be32 50; tail -c +9 m.tmp; } > mismatch/t10k-labels-idx1-ubyte; rm m.tmp
+run_bad "eval: image and label counts differ" 1 "" "labels" -- "$DEEPSZ" eval m.pt --data mismatch --val 50
+# A header declaring 2^26 images of 28x28 (52 GB) in a 1 KB file: must fail as
+# truncated after reading what is there, not allocate 52 GB first.
+variant bomb
+{ printf '\x00\x00\x08\x03'; be32 67108864; be32 28; be32 28; head -c 1000 /dev/urandom; } > bomb/t10k-images-idx3-ubyte
+{ printf '\x00\x00\x08\x01'; be32 67108864; head -c 1000 /dev/zero; } > bomb/t10k-labels-idx1-ubyte
+run_bad "eval: IDX header declaring 52 GB" 1 "" "truncated" -- "$DEEPSZ" eval m.pt --data bomb --val 50
+variant bigimg; write_idx bigimg train 300 32; write_idx bigimg t10k 100 32
+run_bad "eval: 32x32 images for a 28x28 model" 1 "" "expects" -- "$DEEPSZ" eval m.pt --data bigimg --val 50
+variant labels; write_idx labels t10k 100 28 200
+run_bad "eval: labels beyond the model's classes" 1 "" "classes" -- "$DEEPSZ" eval m.pt --data labels --val 50
+
+fi
+
+if [[ $GROUP == all || $GROUP == flags ]]; then
+# ---- flags out of range -----------------------------------------------------
+run_bad "eval --threads 0" 2 "" -- "$DEEPSZ" eval m.pt --data data --threads 0
+run_bad "eval --threads 5000" 2 "" -- "$DEEPSZ" eval m.pt --data data --threads 5000
+run_bad "eval --val -5" 2 "" -- "$DEEPSZ" eval m.pt --data data --val -5
+run_bad "eval --val larger than the training set" 1 "" "validation" -- "$DEEPSZ" eval m.pt --data data --val 1000000
+run_bad "eval --std 0" 2 "" -- "$DEEPSZ" eval m.pt "${D[@]}" --std 0
+run_bad "eval --mean nan" 2 "" -- "$DEEPSZ" eval m.pt "${D[@]}" --mean nan
+run_bad "eval --split bogus" 2 "" -- "$DEEPSZ" eval m.pt "${D[@]}" --split bogus
+run_bad "create --input 3x224" 1 y.pt -- "$DEEPSZ" create --input 3x224 -o y.pt
+run_bad "create --input 0x28x28" 1 y.pt -- "$DEEPSZ" create --model lenet300 --input 0x28x28 -o y.pt
+run_bad "create --input 1x28x28junk" 1 y.pt -- "$DEEPSZ" create --model lenet300 --input 1x28x28junk -o y.pt
+run_bad "create --input huge" 1 y.pt -- "$DEEPSZ" create --input 3x100000x100000 -o y.pt
+run_bad "create --classes -1" 1 y.pt -- "$DEEPSZ" create --model lenet300 --classes -1 -o y.pt
+run_bad "create --classes 10^7" 1 y.pt -- "$DEEPSZ" create --model lenet300 --classes 10000000 -o y.pt
+run_bad "create --model bogus" 2 y.pt -- "$DEEPSZ" create --model bogus -o y.pt
+run_bad "train --batch 0" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --batch 0 -o y.pt
+run_bad "train --lr -1" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --lr -1 -o y.pt
+run_bad "prune --density 0" 1 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0 -o y.pt
+run_bad "prune --density 1.5" 1 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 1.5 -o y.pt
+run_bad "compress --max-loss -1" 1 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss -1 -o y.dsz
+run_bad "compress --max-loss 101" 1 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 101 -o y.dsz
+
+# ---- output paths -----------------------------------------------------------
+run_bad "create -o in a missing directory" 1 "" "does not exist" -- "$DEEPSZ" create --model lenet300 -o no/such/y.pt
+run_bad "create -o /dev/full" 1 "" "regular file" -- "$DEEPSZ" create --model lenet300 -o /dev/full
+run_bad "create -o a directory" 1 "" "directory" -- "$DEEPSZ" create --model lenet300 -o adir
+run_bad "train -o in a missing directory" 1 "" -- "$DEEPSZ" train "${D[@]}" --epochs 1 -o no/such/y.pt
+run_bad "prune -o equal to the input" 1 "" "input" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 -o m.pt
+run_bad "prune -o equal to the input via ./" 1 "" "input" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 -o ./m.pt
+run_bad "compress -o equal to the input" 1 "" "input" -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 -o m.pt
+run_bad "decompress a model file" 1 y.pt -- "$DEEPSZ" decompress m.pt -o y.pt
+run_bad "decompress a missing file" 1 y.pt -- "$DEEPSZ" decompress nofile.dsz -o y.pt
+run_bad "unknown command" 2 "" -- "$DEEPSZ" frobnicate
+cksum m.pt | cmp -s - m.sum || fail "the input model changed"
+
+# ---- interrupts --------------------------------------------------------------
+# Job control on: a non-interactive shell starts background jobs with SIGINT
+# ignored, and deepsz (like most tools) keeps an ignored SIGINT ignored.
+set -m
+# interrupt SIGNAL DELAY OUT CMD...: the command is still running DELAY
+# seconds after its first progress line (else the case is skipped); it must exit 128 + signal with the one
+# line "deepsz: interrupted" and leave neither OUT nor a temporary file.
+interrupt() {
+  local sig="$1" delay="$2" out="$3"; shift 3
+  local before after rc want
+  before=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
+  : > err.log  # empty before the child starts: the wait below reads it
+  "$@" > out.log 2> err.log &
+  local pid=$!
+  # Started (handlers installed, libtorch loaded) once it logs progress; a
+  # loaded machine can take seconds for that.
+  local waited=0
+  while [[ ! -s err.log && $waited -lt 300 ]] && kill -0 "$pid" 2> /dev/null; do sleep 0.1; waited=$((waited + 1)); done
+  sleep "$delay"
+  if ! kill -s "$sig" "$pid" 2> /dev/null; then wait "$pid"; echo "skip: $* finished within ${delay}s"; return; fi
+  wait "$pid"
+  rc=$?
+  want=$((128 + $(kill -l "$sig")))
+  after=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
+  if [[ $rc -ne $want ]]; then fail "SIG$sig: exit $rc, expected $want ($(tail -2 err.log))"; return; fi
+  if [[ "$(tail -1 err.log)" != "deepsz: interrupted" ]]; then fail "SIG$sig: last stderr line: $(tail -1 err.log)"; return; fi
+  if [[ -e "$out" || "$before" != "$after" ]]; then fail "SIG$sig: files changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"; return; fi
+  ok "SIG$sig during $2: exit $rc, nothing left behind"
+}
+interrupt INT 0.5 long.pt "$DEEPSZ" train "${D[@]}" --epochs 1000 -o long.pt
+interrupt TERM 0.5 pruned.pt "$DEEPSZ" prune m.pt "${D[@]}" --density 0.1 --step-epochs 200 -o pruned.pt
+cksum m.pt | cmp -s - m.sum || fail "the input model changed by the interrupted prune"
+fi
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures failure(s)" >&2
+  exit 1
+fi
+echo "all deepsz command-line tests passed"
