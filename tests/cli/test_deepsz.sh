@@ -136,10 +136,16 @@ run_bad "create --classes 10^7" 1 y.pt -- "$DEEPSZ" create --model lenet300 --cl
 run_bad "create --model bogus" 2 y.pt -- "$DEEPSZ" create --model bogus -o y.pt
 run_bad "train --batch 0" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --batch 0 -o y.pt
 run_bad "train --lr -1" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --lr -1 -o y.pt
-run_bad "prune --density 0" 1 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0 -o y.pt
-run_bad "prune --density 1.5" 1 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 1.5 -o y.pt
+run_bad "prune --density 0" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0 -o y.pt
+run_bad "prune --density 1.5" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 1.5 -o y.pt
 run_bad "compress --max-loss -1" 1 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss -1 -o y.dsz
 run_bad "compress --max-loss 101" 1 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 101 -o y.dsz
+run_bad "prune --max-loss 200" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --max-loss 200 -o y.pt
+run_bad "prune --lr -1" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --lr -1 -o y.pt
+run_bad "prune --step-epochs -2" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --step-epochs -2 -o y.pt
+run_bad "train --epochs -1" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --epochs -1 -o y.pt
+run_bad "decompress --threads 0" 2 y.pt -- "$DEEPSZ" decompress m.pt --threads 0 -o y.pt
+run_bad "compress --workers 0" 2 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 --workers 0 -o y.dsz
 
 # ---- output paths -----------------------------------------------------------
 run_bad "create -o in a missing directory" 1 "" "does not exist" -- "$DEEPSZ" create --model lenet300 -o no/such/y.pt

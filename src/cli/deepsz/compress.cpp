@@ -79,7 +79,7 @@ void add_compress_command(CLI::App& app) {
                   "fraction of the validation images kept out of the assessment for the final check (0: none)")
       ->check(CLI::Range(0.0, 0.9))
       ->capture_default_str();
-  cmd->add_option("--workers", args->workers, "assessment workers (default: one per thread)");
+  cmd->add_option("--workers", args->workers, "assessment workers (default: one per thread)")->check(CLI::Range(1, 1024));
   cmd->add_option("--assessment", args->assessment, "assessment table: reused when it matches the model, else written");
   cmd->add_option("--report", args->report, "write the report as JSON");
   cmd->add_flag("--json", args->json, "print the report as one JSON object");

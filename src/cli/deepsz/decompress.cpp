@@ -34,7 +34,7 @@ void add_decompress_command(CLI::App& app) {
   auto args = std::make_shared<DecompressArgs>();
   CLI::App* cmd = app.add_subcommand("decompress", "rebuild a model file from a .dsz model");
   cmd->add_option("input", args->input, ".dsz model written by deepsz compress")->required();
-  cmd->add_option("--threads", args->threads, "decoding threads (default: all cores)");
+  cmd->add_option("--threads", args->threads, "decoding threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing");
   cmd->add_option("-o,--output", args->output, "output model file")->required();
   cmd->callback([args] { run_decompress(*args); });

@@ -1,5 +1,6 @@
 // deepsz prune: iterative magnitude pruning with retraining (docs/PRUNING.md).
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common.h"
@@ -80,16 +81,18 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("model", args->model, "model file (deepsz or TorchScript)")->required();
   add_data_options(cmd, args->data);
   auto* d = cmd->add_option("--density", args->density, "target density over the pruned tensors, in (0, 1]");
+  d->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
   auto* l = cmd->add_option("--max-loss", args->max_loss, "largest val top-1 loss in percentage points");
+  l->check(CLI::Range(0.0, 100.0));
   d->excludes(l);
   cmd->add_option("--layers", args->layers, "comma-separated tensors or layers to prune (default: all fc)")->delimiter(',');
   cmd->add_flag("--conv", args->conv, "prune convolution weights too");
   cmd->add_option("--seed", args->seed, "seed of the retraining shuffles")->capture_default_str();
-  cmd->add_option("--step-epochs", args->step_epochs, "retraining epochs after each step")->capture_default_str();
-  cmd->add_option("--final-epochs", args->final_epochs, "fine-tuning epochs of the chosen model")->capture_default_str();
-  cmd->add_option("--lr", args->lr, "retraining learning rate (Adam, cosine decay)")->capture_default_str();
+  cmd->add_option("--step-epochs", args->step_epochs, "retraining epochs after each step")->capture_default_str()->check(CLI::Range(0, 1000));
+  cmd->add_option("--final-epochs", args->final_epochs, "fine-tuning epochs of the chosen model")->capture_default_str()->check(CLI::Range(0, 1000));
+  cmd->add_option("--lr", args->lr, "retraining learning rate (Adam, cosine decay)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--allocation", args->allocation, "per-tensor densities: erk or sensitivity (scan)")
       ->check(CLI::IsMember({"erk", "sensitivity"}))
       ->capture_default_str();

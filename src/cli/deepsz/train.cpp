@@ -47,7 +47,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"lenet300", "lenet5"}))
       ->capture_default_str();
   add_data_options(cmd, args->data);
-  cmd->add_option("--epochs", args->epochs, "epochs (default: lenet300 20, lenet5 15)");
+  cmd->add_option("--epochs", args->epochs, "epochs (default: lenet300 20, lenet5 15)")->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", args->seed, "seed of initialisation and shuffling")->capture_default_str();
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--lr", args->lr, "Adam learning rate (cosine decay to 0)")->capture_default_str()->check(CLI::PositiveNumber);
