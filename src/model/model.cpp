@@ -1,4 +1,5 @@
 // Model: architectures, model files (deepsz-native and TorchScript), Evaluator.
+#include "deepsz/interrupt.h"
 #include <torch/csrc/jit/serialization/import.h>
 #include <unistd.h>
 
@@ -485,6 +486,8 @@ Model Model::load(const std::string& path) {
 
 void Model::save(const std::string& path) const {
   const std::string tmp = temp_path_for(path);
+  // A SIGINT/SIGTERM while the temporary exists removes it (interrupt.h).
+  TemporaryFileRegistration interrupt_guard(tmp);
   try {
     if (impl_->kind == FileKind::native) {
       c10::impl::GenericDict top(c10::StringType::get(), c10::AnyType::get());
