@@ -542,21 +542,18 @@ constexpr uint32_t kEscapeMarker = 0x7FA5A5A5u;  // a signalling NaN: no arithme
 // The hot loop of predictor none: one table load gives the decoded value
 // (written as is), the frequency and the bias; scale_bits is a template
 // parameter so that shifts and masks are immediates.
-template <int S>
-void decode_none_symbols(const uint64_t* table, uint64_t* x, const uint8_t*& wp,
-                         const uint8_t* wend, uint32_t* out, size_t n) {
-  constexpr uint32_t mask = (1u << S) - 1;
-  auto step = [table, out](uint64_t s, size_t idx) -> uint64_t {
-    const uint64_t e = table[uint32_t(s) & mask];
-    out[idx] = uint32_t(e);
-    return ((e >> 32) & 0xFFFF) * (s >> S) + (e >> 48);
-  };
+// Runs the 4 interleaved rANS states over n symbols: `step(state, index)`
+// decodes one symbol and returns the state before renormalisation. Each
+// symbol reads at most 4 bytes, so groups of 4 that fit in the remaining
+// input run unchecked; the tail is bounds-checked.
+template <class Step>
+inline void run_interleaved_states(Step&& step, uint64_t* x, const uint8_t*& wp,
+                                   const uint8_t* wend, size_t n) {
   const size_t n4 = n & ~size_t(3);
   size_t i = 0;
   uint64_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
   const uint8_t* p = wp;
   for (;;) {
-    // Each symbol reads at most 4 bytes: groups that fit are unchecked.
     const size_t groups = std::min((n4 - i) / 4, size_t(wend - p) / 16);
     if (groups == 0) break;
     const size_t stop = i + 4 * groups;
@@ -570,6 +567,18 @@ void decode_none_symbols(const uint64_t* table, uint64_t* x, const uint8_t*& wp,
   x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
   for (; i < n; ++i) x[i & 3] = renorm_checked(step(x[i & 3], i), p, wend);
   wp = p;
+}
+
+template <int S>
+void decode_none_symbols(const uint64_t* table, uint64_t* x, const uint8_t*& wp,
+                         const uint8_t* wend, uint32_t* out, size_t n) {
+  constexpr uint32_t mask = (1u << S) - 1;
+  auto step = [table, out](uint64_t s, size_t idx) -> uint64_t {
+    const uint64_t e = table[uint32_t(s) & mask];
+    out[idx] = uint32_t(e);
+    return ((e >> 32) & 0xFFFF) * (s >> S) + (e >> 48);
+  };
+  run_interleaved_states(step, x, wp, wend, n);
 }
 
 // Replaces the escape markers, in order, by the exact values.
@@ -667,24 +676,7 @@ void decode_lorenzo_symbols(const LorenzoEntry* table, const double* deltas, uin
     prev = v;
     return uint64_t(e.freq) * (s >> scale_bits) + e.bias;
   };
-  const size_t n4 = n & ~size_t(3);
-  size_t i = 0;
-  uint64_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-  const uint8_t* p = wp;
-  for (;;) {
-    const size_t groups = std::min((n4 - i) / 4, size_t(wend - p) / 16);
-    if (groups == 0) break;
-    const size_t stop = i + 4 * groups;
-    for (; i < stop; i += 4) {
-      x0 = renorm(step(x0, i), p);
-      x1 = renorm(step(x1, i + 1), p);
-      x2 = renorm(step(x2, i + 2), p);
-      x3 = renorm(step(x3, i + 3), p);
-    }
-  }
-  x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
-  for (; i < n; ++i) x[i & 3] = renorm_checked(step(x[i & 3], i), p, wend);
-  wp = p;
+  run_interleaved_states(step, x, wp, wend, n);
   if (k != nexact) corrupt("escape count disagrees with exact count");
 }
 
