@@ -122,11 +122,15 @@ struct BoundSearchOptions {
   int max_candidates = 16; // measurements per layer, lossless not counted
   double max_bound = std::numeric_limits<double>::infinity();  // e.g. max|w|
   double min_bound = 0.0;  // narrowing floor; 0 = start_bound / 1024
+  // Also narrow (by growth^2) while the smallest bound measured has a
+  // positive drop, until one reads <= 0 or the floor is reached.
+  bool narrow_to_free = false;
 };
 
 // Given every measurement so far (any order), the next bound to measure, or
 // nullopt when done. Phases, decided from the measurements alone:
 //   narrow: the smallest measured bound is infeasible -> smallest / growth
+//           (with narrow_to_free, also while its drop is > 0: / growth^2)
 //   widen:  no drop beyond budget + margin yet -> largest * growth
 //   refine: sqrt(lo * hi) where lo is the largest bound whose envelope drop
 //           (max drop at any bound <= it) is <= budget and hi the next

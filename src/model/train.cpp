@@ -45,13 +45,27 @@ std::string fraction_string(double v) {
   return o.str();
 }
 
+// Knowledge distillation from the input model (Hinton et al.): the loss is
+// (1 - alpha) x cross-entropy + alpha x T^2 x cross-entropy against the
+// teacher's softened outputs softmax(teacher / T). The teacher's logits of
+// every training image are computed once (the models have no dropout).
+struct Distillation {
+  torch::Tensor logits;  // [N, classes], empty: off
+  double alpha = 0.0;
+  double temperature = 1.0;
+};
+
 // Adam with a cosine learning-rate decay over all batches of the run. Masked
 // parameters have their gradient zeroed before the step and the mask applied
 // again after it, so pruned weights stay exactly zero.
 void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, int epochs, double lr,
                 int64_t batch, uint64_t seed, const ProgressFn& progress,
                 const std::function<void(int)>& after_epoch = nullptr,
-                const std::function<bool(int64_t, int64_t)>& update_masks = nullptr, double weight_decay = 0.0) {
+                const std::function<bool(int64_t, int64_t)>& update_masks = nullptr, double weight_decay = 0.0,
+                const Distillation* distill = nullptr) {
+  const bool kd = distill && distill->alpha > 0 && distill->logits.defined();
+  torch::Tensor soft_all;
+  if (kd) soft_all = torch::softmax(distill->logits / distill->temperature, 1);
   std::vector<torch::Tensor> params;
   for (auto& [n, t] : m.params) {
     t.requires_grad_(true);
@@ -99,7 +113,14 @@ void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, 
       auto xb = X.index_select(0, idx);
       auto yb = Y.index_select(0, idx);
       opt.zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(m.forward(xb), yb);
+      auto out = m.forward(xb);
+      auto loss = torch::nn::functional::cross_entropy(out, yb);
+      if (kd) {
+        const double T = distill->temperature;
+        auto soft = soft_all.index_select(0, idx);
+        auto kd_loss = -(soft * torch::log_softmax(out / T, 1)).sum(1).mean() * (T * T);
+        loss = (1.0 - distill->alpha) * loss + distill->alpha * kd_loss;
+      }
       loss.backward();
       for (auto& [name, mk] : fmask) {
         auto& g = m.param(name).mutable_grad();
@@ -248,6 +269,28 @@ std::vector<std::string> prunable_parameters(const Model& model, const std::vect
   return out;
 }
 
+std::vector<double> isotonic_non_decreasing(const std::vector<double>& y) {
+  std::vector<double> level;
+  std::vector<size_t> count;
+  for (double v : y) {
+    level.push_back(v);
+    count.push_back(1);
+    while (level.size() > 1 && level[level.size() - 2] > level.back()) {
+      const size_t c = count.back() + count[count.size() - 2];
+      const double merged = (level.back() * static_cast<double>(count.back()) +
+                             level[level.size() - 2] * static_cast<double>(count[count.size() - 2])) /
+                            static_cast<double>(c);
+      level.pop_back();
+      count.pop_back();
+      level.back() = merged;
+      count.back() = c;
+    }
+  }
+  std::vector<double> out;
+  for (size_t i = 0; i < level.size(); ++i) out.insert(out.end(), count[i], level[i]);
+  return out;
+}
+
 Model prune(const Model& input, const Dataset& data, const PruneOptions& o, PruneReport* report) {
   const auto t_start = Clock::now();
   const bool by_loss = o.max_loss >= 0;
@@ -291,6 +334,23 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   } catch (const c10::Error& e) {
     throw_from_torch(e, "prune");
   }
+  // The input model's logits of every training image, the teacher of the retraining.
+  Distillation distill;
+  if (o.distill > 0) {
+    if (!(o.distill <= 1) || !(o.temperature > 0))
+      throw Error(ErrorCode::invalid_argument, "--distill must be in [0, 1] and --temperature > 0");
+    try {
+      torch::NoGradGuard g;
+      m.set_training(false);
+      std::vector<torch::Tensor> parts;
+      for (int64_t b = 0; b < X.size(0); b += 1000) parts.push_back(m.forward(X.slice(0, b, std::min(X.size(0), b + 1000))));
+      distill.logits = torch::cat(parts, 0).detach();
+    } catch (const c10::Error& e) {
+      throw_from_torch(e, "prune");
+    }
+    distill.alpha = o.distill;
+    distill.temperature = o.temperature;
+  }
   // Pruning scores: |w|, times the input feature's rms when activation scores are on.
   std::map<std::string, torch::Tensor> scales;
   auto refresh_scales = [&] {
@@ -330,7 +390,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
         sum += static_cast<double>(s);
         prod *= static_cast<double>(s);
       }
-      erk.push_back(sum / prod);
+      erk.push_back(std::pow(sum / prod, o.erk_power));
     }
     allocate = [&lw, erk, total](double target) {
       auto at = [&](double eps) {
@@ -430,12 +490,18 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   bool have_best = false;
   double best_stat = 0;
   int failures = 0;
+  // Every step's statistic, in order of falling density, and the states
+  // whose own statistic was within the acceptance bound.
+  std::vector<double> stats;
+  std::vector<std::pair<size_t, Model>> candidates;
   uint64_t step_seed = o.seed;
   for (size_t k = 0; k < kMaxSteps; ++k) {
     const double now_overall = overall_density_now();
     if (now_overall <= floor_density * 1.01) break;
     refresh_scales();
-    std::vector<double> dens = allocate(std::max(floor_density, o.step_factor * now_overall));
+    // Coarse steps far from the frontier, finer ones where it usually lies.
+    const double factor = now_overall > o.fine_below ? o.step_factor : std::max(o.step_factor, o.fine_step_factor);
+    std::vector<double> dens = allocate(std::max(floor_density, factor * now_overall));
     std::vector<double> from(lw.size());
     // No tensor loses more than a quarter of its survivors in one step:
     // large single cuts were the cliffs of the measured runs.
@@ -478,7 +544,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     };
     try {
       run_epochs(m, X, Y, epochs, o.learning_rate, o.batch_size, ++step_seed, o.progress, read, update,
-                 o.weight_decay);
+                 o.weight_decay, &distill);
       while (applied < kIncrements) cut(++applied);  // one-epoch steps: finish the cut
     } catch (const c10::Error& e) {
       throw_from_torch(e, "retraining failed");
@@ -500,7 +566,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       readings.clear();
       try {
         run_epochs(m, X, Y, epochs, o.learning_rate * 0.5, o.batch_size, ++step_seed, o.progress, read, nullptr,
-                   o.weight_decay);
+                   o.weight_decay, &distill);
       } catch (const c10::Error& e) {
         throw_from_torch(e, "retraining failed");
       }
@@ -512,14 +578,34 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     for (double r : readings) line += " " + fmt(r, 2);
     line += ") " + std::string(ok ? "accepted" : "over budget");
     log(line);
+    stats.push_back(stat);
     if (ok) {
-      best = model;
-      best_stat = stat;
-      have_best = true;
+      candidates.emplace_back(stats.size() - 1, model);
       failures = 0;
     } else if (++failures >= 3 || stat > o.max_loss + 2.0) {
       break;
     }
+  }
+  if (by_loss) {
+    // Smoothing over the density curve: the loss rises with sparsity on
+    // average, so fit a non-decreasing curve to the step statistics (least
+    // squares, pool-adjacent-violators) and take the sparsest state whose own
+    // statistic and fitted value are both within the acceptance bound. A lone
+    // lucky reading beyond failures is pooled with them and rejected.
+    const std::vector<double> smooth = isotonic_non_decreasing(stats);
+    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+      if (smooth[it->first] <= accept + 1e-9) {
+        best = it->second;
+        best_stat = stats[it->first];
+        have_best = true;
+        log("chosen: step " + std::to_string(it->first + 1) + ", val drop " + fmt(best_stat, 2) +
+            " points, smoothed " + fmt(smooth[it->first], 2));
+        break;
+      }
+      log("step " + std::to_string(it->first + 1) + " rejected: smoothed val drop " + fmt(smooth[it->first], 2) +
+          " points");
+    }
+    candidates.clear();
   }
 
   if (by_loss) {
@@ -533,7 +619,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       Model tuned = best;
       try {
         run_epochs(tuned.impl(), X, Y, o.final_epochs, o.learning_rate * 0.5, o.batch_size, ++step_seed, o.progress,
-                   nullptr, nullptr, o.weight_decay);
+                   nullptr, nullptr, o.weight_decay, &distill);
       } catch (const c10::Error& e) {
         throw_from_torch(e, "fine-tuning failed");
       }
@@ -548,7 +634,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     if (o.final_epochs > 0) {
       try {
         run_epochs(m, X, Y, o.final_epochs, o.learning_rate * 0.5, o.batch_size, ++step_seed, o.progress, nullptr,
-                   nullptr, o.weight_decay);
+                   nullptr, o.weight_decay, &distill);
       } catch (const c10::Error& e) {
         throw_from_torch(e, "fine-tuning failed");
       }

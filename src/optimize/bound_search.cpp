@@ -79,6 +79,16 @@ std::optional<double> propose_next_bound(const BoundSearchOptions& options,
     return lower;
   }
 
+  if (options.narrow_to_free && m.front().top1_drop > 0.0) {
+    // The smallest bound is feasible but not free: look for one that flips
+    // no net image, a factor growth^2 lower, so that the optimiser has a
+    // cheap option between lossless and this one (a tiny leftover budget
+    // otherwise forces whole layers to lossless floats).
+    const double floor = options.min_bound > 0.0 ? options.min_bound : options.start_bound / 1024.0;
+    const double lower = m.front().abs_error_bound / (options.growth * options.growth);
+    if (lower >= floor * (1.0 - kRelativeSlack)) return lower;
+  }
+
   const double margin = options.noise_margin < 0.0 ? options.budget : options.noise_margin;
   const bool clearly_over = std::any_of(m.begin(), m.end(), [&](const BoundMeasurement& x) {
     return x.top1_drop > options.budget + margin;

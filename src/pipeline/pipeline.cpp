@@ -343,6 +343,7 @@ BoundSearchOptions detail::search_options(const TensorPlan& p, uint64_t lossless
   bo.budget = budget;
   bo.max_bound = p.max_abs;
   bo.max_candidates = max_candidates;
+  bo.narrow_to_free = true;
   // At least a few images' worth of margin before widening stops.
   bo.noise_margin = std::max(budget, 300.0 / double(std::max<size_t>(1, images)));
   const bool conv = p.info.kind == model::ParamKind::conv_weight || p.conv_layer;

@@ -83,6 +83,28 @@ TEST(BoundSearch, given_start_above_edge_expect_narrowing_then_refinement) {
   EXPECT_GE(found, 0.01 / step);
 }
 
+// Measured on a pruned LeNet-300-100: the first candidate of fc1 flipped a
+// net 2 images, the whole budget left for compression; without a cheaper
+// drop-free option the optimiser stored the layer lossless (3.5 bytes a value).
+TEST(BoundSearch, given_feasible_but_lossy_start_expect_narrowing_to_a_free_bound) {
+  BoundSearchOptions options;
+  options.budget = 0.04;
+  options.start_bound = 2e-3;
+  options.narrow_to_free = true;
+  auto drop = [](double b) { return b >= 1e-3 ? 0.04 : 0.0; };
+  BoundSearch search(options);
+  while (auto b = search.next()) search.record(*b, drop(*b));
+  bool free_found = false;
+  for (const auto& m : search.measurements()) free_found |= m.abs_error_bound > 0 && m.top1_drop <= 0;
+  EXPECT_TRUE(free_found);
+  EXPECT_LE(search.measurements().size(), static_cast<size_t>(options.max_candidates));
+  // Without the option the search never looks below the start.
+  options.narrow_to_free = false;
+  BoundSearch plain(options);
+  while (auto b = plain.next()) plain.record(*b, drop(*b));
+  for (const auto& m : plain.measurements()) EXPECT_GE(m.abs_error_bound, 2e-3);
+}
+
 TEST(BoundSearch, given_layer_too_sensitive_expect_stop_at_floor) {
   std::mt19937_64 rng(1);
   BoundSearchOptions options;

@@ -20,7 +20,7 @@ struct PruneArgs {
   double lr = 1e-3;
   double weight_decay = 0.1;
   std::string allocation = "erk", score = "activation";
-  double margin = 0.1, step_factor = 0.75;
+  double margin = 0.1, step_factor = 0.75, distill = 0.0, temperature = 2.0, erk_power = 1.4, fine_step_factor = 0.85;
 };
 
 void run_prune(const PruneArgs& a) {
@@ -45,6 +45,10 @@ void run_prune(const PruneArgs& a) {
   o.activation_scores = a.score == "activation";
   o.margin = a.margin;
   o.step_factor = a.step_factor;
+  o.distill = a.distill;
+  o.fine_step_factor = a.fine_step_factor;
+  o.erk_power = a.erk_power;
+  o.temperature = a.temperature;
   if (!a.quiet) {
     o.log = log_line;
     o.progress = progress_printer("retrain");
@@ -105,6 +109,18 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--step-factor", args->step_factor, "density ratio between successive steps")
       ->capture_default_str()
       ->check(CLI::Range(0.3, 0.95));
+  cmd->add_option("--fine-step-factor", args->fine_step_factor, "density ratio between successive steps below 10% density")
+      ->capture_default_str()
+      ->check(CLI::Range(0.3, 0.95));
+  cmd->add_option("--erk-power", args->erk_power, "ERK allocation: density proportional to (sum(shape)/prod(shape))^power")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 4.0));
+  cmd->add_option("--distill", args->distill, "weight in [0, 1] of distillation from the input model while retraining (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--temperature", args->temperature, "temperature of the distillation targets")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 100.0));
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output model file")->required();

@@ -52,6 +52,11 @@ struct PruneOptions {
   bool activation_scores = true;   // score |w| x rms of the weight's input feature (native models)
   double margin = 0.1;             // accept a step when its val drop <= max_loss - min(margin, max_loss / 2)
   double step_factor = 0.75;       // overall density target of each step = previous x this
+  double fine_step_factor = 0.85;  // the factor once the density is at or below fine_below
+  double fine_below = 0.10;
+  double erk_power = 1.4;          // ERK densities proportional to (sum(shape) / prod(shape))^power
+  double distill = 0.0;            // > 0: weight of the distillation loss from the input model while retraining
+  double temperature = 2.0;        // softening of the teacher's outputs
   int64_t batch_size = 64;
   LogFn log;
   ProgressFn progress;
@@ -74,6 +79,10 @@ struct PruneReport {
 // Iterative magnitude pruning with retraining, masks held (docs/PRUNING.md).
 Model prune(const Model& model, const Dataset& data, const PruneOptions& options,
             PruneReport* report = nullptr);
+
+// Least-squares non-decreasing fit of y (pool adjacent violators): the
+// smoothing prune() applies to its step statistics over falling density.
+std::vector<double> isotonic_non_decreasing(const std::vector<double>& y);
 
 // The tensors prune() would choose.
 std::vector<std::string> prunable_parameters(const Model& model, const std::vector<std::string>& layers,
