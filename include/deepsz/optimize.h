@@ -258,6 +258,12 @@ struct GuaranteeOptions {
   SolveOptions solve;          // solve.budget is the budget to guarantee
   double confidence = 0.95;    // of the reported upper bound
   int max_measurements = 32;   // then the all-lossless configuration is measured
+  // After acceptance: up to this many configurations solved with the
+  // effective budget multiplied by loosen_factor each time, each measured
+  // and kept while its measured drop stays within the budget (the additive
+  // envelope over-estimates the combined drop several-fold on the LeNets).
+  int loosen_steps = 0;
+  double loosen_factor = 1.5;
 };
 
 struct GuaranteeStep {
@@ -292,6 +298,9 @@ struct GuaranteeResult {
 //   then, with only zero-drop candidates left, forbid the chosen candidate
 //   that flipped most images correct->wrong, one per measurement;
 //   at the end (or after max_measurements) all layers lossless.
+// Then (loosen_steps > 0) loosen: B <- B * loosen_factor, solve; a smaller
+// configuration is measured and replaces the accepted one when its measured
+// drop is within the budget; the first one over it ends the loosening.
 // Terminates: each step lowers the estimate by a bucket or removes a
 // candidate. success == false only if even all-lossless was measured over
 // the budget (a non-deterministic evaluation). Exceptions of `measure`

@@ -65,6 +65,8 @@ GuaranteeResult guarantee_configuration(const AssessmentTable& table,
   if (!measure) throw Error(ErrorCode::invalid_argument, "guarantee: no measure callback");
   if (!(options.confidence > 0.0 && options.confidence < 1.0))
     throw Error(ErrorCode::invalid_argument, "guarantee: confidence must be in (0, 1)");
+  if (options.loosen_steps < 0 || (options.loosen_steps > 0 && !(options.loosen_factor > 1.0)))
+    throw Error(ErrorCode::invalid_argument, "guarantee: loosen_steps must be >= 0 and loosen_factor > 1");
   if (options.max_measurements < 1)
     throw Error(ErrorCode::invalid_argument, "guarantee: max_measurements must be >= 1");
   const double budget = options.solve.budget;
@@ -155,7 +157,41 @@ GuaranteeResult guarantee_configuration(const AssessmentTable& table,
     }
   }
 
-  const GuaranteeStep& last = result.history.back();
+  size_t accepted_step = result.history.size() - 1;
+  if (accepted) {
+    // Loosen: the envelope's sum is pessimistic; a larger effective budget
+    // gives smaller configurations, each kept only if measured within budget.
+    double effective = solve.budget;
+    uint64_t best_bytes = result.history[accepted_step].bytes;
+    int tries = 0;
+    while (tries < options.loosen_steps &&
+           static_cast<long>(result.history.size()) < options.max_measurements) {
+      effective *= options.loosen_factor;
+      if (!(effective < 1e6)) break;
+      SolveOptions wider = solve;
+      wider.budget = effective;
+      Configuration config = solve_configuration(table, wider);
+      if (config.bytes >= best_bytes) {
+        // The DP left capacity unused: every layer is at its cheapest
+        // candidate already, widening cannot gain anything.
+        if (static_cast<double>(config.drop_buckets) * wider.bucket < 0.5 * effective) break;
+        continue;  // same bytes at this budget: widen more (not a measurement)
+      }
+      ++tries;
+      GuaranteeStep& step = run(config, effective);
+      if (step.within_budget) {
+        step.action = "loosened: measured drop within the budget, " + std::to_string(config.bytes) + " < " +
+                      std::to_string(best_bytes) + " bytes";
+        accepted_step = result.history.size() - 1;
+        best_bytes = config.bytes;
+      } else {
+        step.action = "loosening over the budget: keeping the configuration of step " +
+                      std::to_string(accepted_step + 1);
+        break;
+      }
+    }
+  }
+  const GuaranteeStep& last = result.history[accepted_step];
   result.success = accepted;
   result.choice = accepted ? last.choice : all_lossless;
   result.bytes = configuration_bytes(table, result.choice);

@@ -557,6 +557,7 @@ CompressReport compress_model(const model::Model& input, const model::Dataset& d
   } else {
     GuaranteeOptions go;
     go.solve.budget = budget;
+    go.loosen_steps = o.loosen;
     const GuaranteeResult g = guarantee_configuration(table, go, measure);
     choice = g.choice;
     r.estimated_drop_pp = g.estimated_drop;

@@ -84,6 +84,51 @@ TEST(Guarantee, given_interaction_term_expect_measured_within_budget_and_termina
   EXPECT_GT(tightened, 50);  // the loop really had to tighten
 }
 
+// The additive envelope over-estimates: the true combined drop is a third of
+// the sum. Loosening must find a smaller configuration, never return one
+// measured over the budget, and stop at the first over-budget measurement.
+TEST(Guarantee, given_pessimistic_additive_model_expect_loosening_to_smaller_within_budget) {
+  std::mt19937_64 rng(12);
+  int smaller = 0;
+  for (int trial = 0; trial < 50; ++trial) {
+    const AssessmentTable table = testing::random_table(rng, 5, 10, kImages);
+    GuaranteeOptions options;
+    options.solve.budget = 0.3;
+    auto truth = [&](const std::vector<size_t>& c) { return measurement(additive_drop(table, c) / 3.0); };
+    const GuaranteeResult plain = guarantee_configuration(table, options, truth);
+    options.loosen_steps = 4;
+    const GuaranteeResult loose = guarantee_configuration(table, options, truth);
+    ASSERT_TRUE(plain.success);
+    ASSERT_TRUE(loose.success);
+    EXPECT_LE(loose.bytes, plain.bytes);
+    smaller += loose.bytes < plain.bytes;
+    EXPECT_LE(loose.measured_drop, 0.3 + 1e-9);
+    EXPECT_LE(loose.measurements, 1 + 4);
+    // The returned configuration is one that was measured within budget.
+    bool found = false;
+    for (const auto& step : loose.history) found |= step.choice == loose.choice && step.within_budget;
+    EXPECT_TRUE(found);
+    // Every measured step after the first over-budget one: none.
+    bool over = false;
+    for (size_t i = 1; i < loose.history.size(); ++i) {
+      EXPECT_FALSE(over) << "measured after an over-budget loosening";
+      over |= !loose.history[i].within_budget;
+    }
+  }
+  EXPECT_GE(smaller, 25) << "loosening should pay off on most tables";
+}
+
+TEST(Guarantee, given_bad_loosen_options_expect_invalid_argument) {
+  std::mt19937_64 rng(3);
+  const AssessmentTable table = testing::random_table(rng, 2, 4, kImages);
+  GuaranteeOptions options;
+  options.solve.budget = 0.3;
+  options.loosen_steps = 2;
+  options.loosen_factor = 1.0;
+  EXPECT_THROW(guarantee_configuration(table, options, [](const std::vector<size_t>&) { return measurement(0); }),
+               Error);
+}
+
 TEST(Guarantee, given_every_lossy_configuration_over_budget_expect_all_lossless) {
   std::mt19937_64 rng(4);
   const AssessmentTable table = testing::random_table(rng, 4, 8, kImages);

@@ -22,6 +22,7 @@ struct CompressArgs {
   std::string codec = "sz";
   int workers = 0;
   double holdout = 0.0;
+  int loosen = 4;
 };
 
 void run_compress(const CompressArgs& a) {
@@ -44,6 +45,7 @@ void run_compress(const CompressArgs& a) {
   o.threads = a.data.threads;
   o.workers = a.workers;
   o.holdout = a.holdout;
+  o.loosen = a.loosen;
   o.assessment_path = a.assessment;
   o.progress = !a.quiet && !a.json;
   if (!a.quiet && !a.json) o.log = log_line;
@@ -78,6 +80,10 @@ void add_compress_command(CLI::App& app) {
   cmd->add_option("--holdout", args->holdout,
                   "fraction of the validation images kept out of the assessment for the final check (0: none)")
       ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  cmd->add_option("--loosen", args->loosen,
+                  "after the measured check, try up to N larger effective budgets, each kept if measured within the budget (0: off)")
+      ->check(CLI::Range(0, 32))
       ->capture_default_str();
   cmd->add_option("--workers", args->workers, "assessment workers (default: one per thread)")->check(CLI::Range(1, 1024));
   cmd->add_option("--assessment", args->assessment, "assessment table: reused when it matches the model, else written");
