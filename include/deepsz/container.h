@@ -18,17 +18,20 @@
 
 namespace deepsz {
 
-constexpr uint32_t kContainerVersion = 1;
+// Version 2: compact directory (LEB128 varints, offsets implied by the
+// layout). Version 1 files are rejected as unsupported_version.
+constexpr uint32_t kContainerVersion = 2;
 
-// Limits of format version 1 (docs/FORMAT.md, "Limits"). The writer refuses
-// and the reader rejects anything beyond them.
-constexpr size_t kContainerHeaderSize = 48;
-constexpr size_t kContainerAlignment = 8;        // of every stream and the directory
+// Limits of format version 2 (docs/FORMAT.md). The writer refuses and the
+// reader rejects anything beyond them.
+constexpr size_t kContainerHeaderSize = 40;
 constexpr uint32_t kMaxTensorRank = 8;
 constexpr size_t kMaxTensorNameBytes = 1024;     // UTF-8, at least 1 byte
 constexpr size_t kMaxMetadataKeyBytes = 256;     // UTF-8, at least 1 byte
 constexpr size_t kMaxMetadataValueBytes = size_t(16) << 20;  // UTF-8, may be empty
-constexpr uint32_t kMaxTensors = 1u << 24;
+// 2^20 tensors: a record may be as small as 7 bytes (an empty tensor), and
+// the reader holds a few hundred bytes per record (docs/FORMAT.md, "Memory").
+constexpr uint32_t kMaxTensors = 1u << 20;
 constexpr uint32_t kMaxMetadataEntries = 1u << 16;
 constexpr uint64_t kMaxTensorElements = uint64_t(1) << 48;
 

@@ -3,6 +3,11 @@
 // The reader never trusts a length: every read checks what is left first and
 // throws deepsz::Error(truncated) instead of reading past the end, so a caller
 // can parse untrusted bytes field by field without its own bounds arithmetic.
+//
+// Varints are unsigned LEB128 (7 bits a byte, least significant group first,
+// bit 7 set on every byte but the last), at most 10 bytes for a u64. Only the
+// shortest encoding is valid: the reader rejects a last byte of 0x00 after
+// other bytes (over-long) and bits beyond 64, with corruption_detected.
 #pragma once
 
 #include <cstddef>
@@ -49,6 +54,13 @@ class ByteWriter {
     std::memcpy(&bits, &v, 8);
     u64(bits);
   }
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(uint8_t(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(uint8_t(v));
+  }
   void bytes(const void* p, size_t n) {
     const auto* b = static_cast<const uint8_t*>(p);
     out_.insert(out_.end(), b, b + n);
@@ -77,6 +89,20 @@ class ByteReader {
     std::memcpy(&v, &bits, 8);
     return v;
   }
+  // The canonical (shortest) LEB128 encoding of a u64; `field` names it in
+  // the error of an over-long or overflowing encoding.
+  uint64_t varint(const char* field) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const uint8_t b = u8();
+      if (shift == 63 && b > 1) bad(field, "has more than 64 bits");
+      v |= uint64_t(b & 0x7F) << shift;
+      if (!(b & 0x80)) {
+        if (b == 0 && shift != 0) bad(field, "is over-long (not the shortest encoding)");
+        return v;
+      }
+    }
+  }
   const uint8_t* take(size_t n) {
     if (n > remaining())
       throw Error(ErrorCode::truncated, std::string("dsz container: ") + what_ +
@@ -87,6 +113,11 @@ class ByteReader {
   }
 
  private:
+  [[noreturn]] void bad(const char* field, const char* what) const {
+    throw Error(ErrorCode::corruption_detected, std::string("dsz container: ") + what_ + " field " +
+                                                    field + " " + what);
+  }
+
   const uint8_t* p_;
   const uint8_t* end_;
   const char* what_;

@@ -1,10 +1,11 @@
-// The .dsz container: serialize_container / parse_container (docs/FORMAT.md).
+// The .dsz container, version 2: serialize_container / parse_container
+// (docs/FORMAT.md).
 //
-// The layout is canonical: streams follow the header in directory order, each
-// at the next 8-byte boundary, zero padding between them, then the directory,
-// then end of file. The reader recomputes that layout and rejects any
-// deviation, so every byte of a file is either checked by an XXH64 or must be
-// zero, and parse -> serialize reproduces the input exactly.
+// The layout is canonical: the header, the directory (LEB128 varints, each in
+// its shortest form; no field whose value the rules fix), then the streams in
+// directory order, back to back, to the end of the file. No offset is stored:
+// the reader recomputes the layout, so every byte of a file is checked by an
+// XXH64 and parse -> serialize reproduces the input exactly.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -30,16 +31,15 @@ namespace {
 constexpr uint8_t kMagic[8] = {0x89, 'D', 'S', 'Z', '\r', '\n', 0x1A, '\n'};
 constexpr uint8_t kTensorFlagSparse = 0x01;
 constexpr uint8_t kTensorFlagsKnown = kTensorFlagSparse;
-// Smallest encodings, used to bound declared counts by the bytes present.
-constexpr size_t kMinMetadataEntryBytes = 4 + 1 + 4;
-constexpr size_t kMinTensorRecordBytes = 4 + 1 + 4 + 8 + 5 * 8;
+// Smallest encodings, used to bound declared counts by the bytes present: a
+// metadata entry is a 1-byte key and an empty value; a tensor record a 1-byte
+// name, dtype, codec, flags, rank 1, and the dimension 0 of a lossless empty
+// tensor (no bound, no sizes, no checksum).
+constexpr uint64_t kMinMetadataEntryBytes = 1 + 1 + 1;
+constexpr uint64_t kMinTensorRecordBytes = 1 + 1 + 4 + 1;
 
 [[noreturn]] void fail(ErrorCode code, const std::string& what) {
   throw Error(code, "dsz container: " + what);
-}
-
-uint64_t align_up(uint64_t v) {
-  return (v + (kContainerAlignment - 1)) & ~uint64_t(kContainerAlignment - 1);
 }
 
 bool known_codec(uint8_t c) { return c <= uint8_t(ValueCodec::zfp); }
@@ -125,14 +125,15 @@ void check_metadata_pair(const std::string& key, const std::string& value, Error
   if (!is_valid_utf8(value)) fail(code, "metadata value of key '" + key + "' is not valid UTF-8");
 }
 
-std::string read_string(ByteReader& r, size_t max_bytes, const char* what) {
-  const uint32_t size = r.u32();
+std::string read_string(ByteReader& r, size_t max_bytes, const char* what,
+                        const char* size_field) {
+  const uint64_t size = r.varint(size_field);
   if (size > max_bytes)
     fail(ErrorCode::corruption_detected, std::string(what) + " of " + std::to_string(size) +
                                              " bytes exceeds the limit of " +
                                              std::to_string(max_bytes));
-  const uint8_t* p = r.take(size);
-  return std::string(reinterpret_cast<const char*>(p), size);
+  const uint8_t* p = r.take(size_t(size));
+  return std::string(reinterpret_cast<const char*>(p), size_t(size));
 }
 
 }  // namespace
@@ -213,7 +214,7 @@ void validate_tensor_description(const TensorEntry& e) {
 
 std::vector<uint8_t> serialize_container(const Container& c) {
   if (c.tensors.size() > kMaxTensors)
-    fail(ErrorCode::invalid_argument, "more than 2^24 tensors");
+    fail(ErrorCode::invalid_argument, "more than " + std::to_string(kMaxTensors) + " tensors");
   if (c.metadata.size() > kMaxMetadataEntries)
     fail(ErrorCode::invalid_argument, "more than 65536 metadata entries");
   std::set<std::string> seen;
@@ -229,60 +230,49 @@ std::vector<uint8_t> serialize_container(const Container& c) {
       fail(ErrorCode::invalid_argument, "duplicate tensor name '" + t.name + "'");
   }
 
+  // Header, directory, then the streams back to back. Every field that the
+  // rules fix (the bound of a lossless tensor, the sizes of an empty one, the
+  // index size of a dense one) is left out, so there is nothing to get wrong.
   std::vector<uint8_t> out(kContainerHeaderSize, 0);
   ByteWriter w(out);
-  struct Place { uint64_t index_offset, value_offset, checksum; };
-  std::vector<Place> places;
-  places.reserve(c.tensors.size());
-  auto pad = [&] { out.resize(align_up(out.size()), 0); };
-  for (const auto& t : c.tensors) {
-    Place p;
-    p.index_offset = out.size();
-    w.bytes(t.index_stream.data(), t.index_stream.size());
-    pad();
-    p.value_offset = out.size();
-    w.bytes(t.value_stream.data(), t.value_stream.size());
-    pad();
-    p.checksum = tensor_checksum(t.index_stream.data(), t.index_stream.size(),
-                                 t.value_stream.data(), t.value_stream.size());
-    places.push_back(p);
-  }
-
-  const uint64_t directory_offset = out.size();
-  w.u32(uint32_t(c.tensors.size()));
-  w.u32(uint32_t(c.metadata.size()));
+  w.varint(c.tensors.size());
+  w.varint(c.metadata.size());
   for (const auto& kv : c.metadata) {
-    w.u32(uint32_t(kv.first.size()));
+    w.varint(kv.first.size());
     w.bytes(kv.first.data(), kv.first.size());
-    w.u32(uint32_t(kv.second.size()));
+    w.varint(kv.second.size());
     w.bytes(kv.second.data(), kv.second.size());
   }
-  for (size_t i = 0; i < c.tensors.size(); ++i) {
-    const auto& t = c.tensors[i];
-    w.u32(uint32_t(t.name.size()));
+  for (const auto& t : c.tensors) {
+    w.varint(t.name.size());
     w.bytes(t.name.data(), t.name.size());
     w.u8(uint8_t(t.dtype));
     w.u8(uint8_t(t.value_codec));
     w.u8(t.sparse ? kTensorFlagSparse : 0);
     w.u8(uint8_t(t.shape.size()));
-    for (uint64_t d : t.shape) w.u64(d);
-    w.f64(t.error_bound == 0.0 ? 0.0 : t.error_bound);  // never -0.0
-    w.u64(places[i].index_offset);
-    w.u64(t.index_stream.size());
-    w.u64(places[i].value_offset);
-    w.u64(t.value_stream.size());
-    w.u64(places[i].checksum);
+    for (uint64_t d : t.shape) w.varint(d);
+    if (t.value_codec != ValueCodec::lossless)
+      w.f64(t.error_bound == 0.0 ? 0.0 : t.error_bound);  // never -0.0
+    if (t.element_count() > 0) {
+      if (t.sparse) w.varint(t.index_stream.size());
+      w.varint(t.value_stream.size());
+      w.u64(tensor_checksum(t.index_stream.data(), t.index_stream.size(),
+                            t.value_stream.data(), t.value_stream.size()));
+    }
   }
-  const uint64_t directory_size = out.size() - directory_offset;
+  const uint64_t directory_size = out.size() - kContainerHeaderSize;
+  for (const auto& t : c.tensors) {
+    w.bytes(t.index_stream.data(), t.index_stream.size());
+    w.bytes(t.value_stream.data(), t.value_stream.size());
+  }
 
   uint8_t* h = out.data();
   std::memcpy(h, kMagic, 8);
   format::store_le32(h + 8, kContainerVersion);
-  format::store_le32(h + 12, 0);  // flags: none defined in version 1
-  format::store_le64(h + 16, directory_offset);
-  format::store_le64(h + 24, directory_size);
-  format::store_le64(h + 32, XXH64(out.data() + directory_offset, directory_size, 0));
-  format::store_le64(h + 40, XXH64(h, 40, 0));
+  format::store_le32(h + 12, 0);  // flags: none defined in version 2
+  format::store_le64(h + 16, directory_size);
+  format::store_le64(h + 24, XXH64(h + kContainerHeaderSize, size_t(directory_size), 0));
+  format::store_le64(h + 32, XXH64(h, 32, 0));
   return out;
 }
 
@@ -292,8 +282,9 @@ Container parse_container(const uint8_t* data, size_t size) {
 
 // verify_checksums = false only for the fuzzer, so that it reaches the checks
 // behind the checksums (zstd's FUZZING_BUILD_MODE idea, without the macro).
-Container format::parse_container_impl(const uint8_t* data, size_t size, bool verify_checksums) {
-  // Header. Magic first (foreign_format), then version (so that a future
+Container format::parse_container_impl(const uint8_t* data, size_t size, bool verify_checksums,
+                                       std::vector<size_t>* checksum_fields) {
+  // Header. Magic first (foreign_format), then version (so that another
   // layout is named as such, not as a checksum error), then the rest.
   const size_t magic_seen = std::min<size_t>(size, 8);
   if (size == 0) fail(ErrorCode::truncated, "file is empty");
@@ -304,112 +295,129 @@ Container format::parse_container_impl(const uint8_t* data, size_t size, bool ve
   if (version != kContainerVersion)
     fail(ErrorCode::unsupported_version,
          "format version " + std::to_string(version) + " is not supported (this reader: " +
-             std::to_string(kContainerVersion) + ")");
+             std::to_string(kContainerVersion) + ")" +
+             (version == 1 ? "; version 1 files are no longer read, compress the model again" : ""));
   if (size < kContainerHeaderSize) fail(ErrorCode::truncated, "file ends inside the header");
-  if (verify_checksums && XXH64(data, 40, 0) != load_le64(data + 40))
+  if (verify_checksums && XXH64(data, 32, 0) != load_le64(data + 32))
     fail(ErrorCode::checksum_wrong, "header checksum mismatch");
   const uint32_t flags = load_le32(data + 12);
   if (flags != 0)
     fail(ErrorCode::corruption_detected, "reserved header flags are set");
-  const uint64_t directory_offset = load_le64(data + 16);
-  const uint64_t directory_size = load_le64(data + 24);
-  if (directory_offset < kContainerHeaderSize || directory_offset % kContainerAlignment != 0)
-    fail(ErrorCode::corruption_detected, "directory offset is misplaced");
-  if (directory_offset > size || directory_size > size - directory_offset)
+  const uint64_t directory_size = load_le64(data + 16);
+  if (directory_size > size - kContainerHeaderSize)
     fail(ErrorCode::truncated, "file ends before the end of the directory (" +
                                    std::to_string(size) + " bytes)");
-  if (directory_offset + directory_size != size)
-    fail(ErrorCode::corruption_detected, "bytes after the directory");
-  const uint8_t* dir = data + directory_offset;
-  if (verify_checksums && XXH64(dir, size_t(directory_size), 0) != load_le64(data + 32))
+  const uint8_t* dir = data + kContainerHeaderSize;
+  if (verify_checksums && XXH64(dir, size_t(directory_size), 0) != load_le64(data + 24))
     fail(ErrorCode::checksum_wrong, "directory checksum mismatch");
 
   ByteReader r(dir, size_t(directory_size), "directory");
-  const uint32_t tensor_count = r.u32();
-  const uint32_t metadata_count = r.u32();
-  if (tensor_count > kMaxTensors || metadata_count > kMaxMetadataEntries ||
-      uint64_t(tensor_count) * kMinTensorRecordBytes +
-              uint64_t(metadata_count) * kMinMetadataEntryBytes >
-          r.remaining())
+  const uint64_t tensor_count = r.varint("tensor_count");
+  const uint64_t metadata_count = r.varint("metadata_count");
+  if (tensor_count > kMaxTensors || metadata_count > kMaxMetadataEntries)
+    fail(ErrorCode::too_large, "directory declares " + std::to_string(tensor_count) +
+                                   " tensors and " + std::to_string(metadata_count) +
+                                   " metadata entries (limits: " + std::to_string(kMaxTensors) +
+                                   " and " + std::to_string(kMaxMetadataEntries) + ")");
+  // Bounded by the bytes present before anything is reserved.
+  if (tensor_count * kMinTensorRecordBytes + metadata_count * kMinMetadataEntryBytes >
+      r.remaining())
     fail(ErrorCode::too_large, "directory declares " + std::to_string(tensor_count) +
                                    " tensors and " + std::to_string(metadata_count) +
                                    " metadata entries, more than its size can hold");
 
   Container c;
-  c.metadata.reserve(metadata_count);
+  c.metadata.reserve(size_t(metadata_count));
   std::set<std::string> seen;
-  for (uint32_t i = 0; i < metadata_count; ++i) {
-    std::string key = read_string(r, kMaxMetadataKeyBytes, "metadata key");
-    std::string value = read_string(r, kMaxMetadataValueBytes, "metadata value");
+  for (uint64_t i = 0; i < metadata_count; ++i) {
+    std::string key = read_string(r, kMaxMetadataKeyBytes, "metadata key", "key_size");
+    std::string value = read_string(r, kMaxMetadataValueBytes, "metadata value", "value_size");
     check_metadata_pair(key, value, ErrorCode::corruption_detected);
     if (!seen.insert(key).second)
       fail(ErrorCode::corruption_detected, "duplicate metadata key '" + key + "'");
     c.metadata.emplace_back(std::move(key), std::move(value));
   }
 
+  // Tensor records. What a record holds after its rank depends on its codec,
+  // flags and element count, so those are checked before reading on.
+  struct Streams { uint64_t index_size = 0, value_size = 0, checksum = 0; };
+  std::vector<Streams> streams;
+  streams.reserve(size_t(tensor_count));
+  c.tensors.reserve(size_t(tensor_count));
   seen.clear();
-  c.tensors.reserve(tensor_count);
-  uint64_t cursor = kContainerHeaderSize;  // where the next stream must start
-  for (uint32_t i = 0; i < tensor_count; ++i) {
+  constexpr ErrorCode bad = ErrorCode::corruption_detected;
+  for (uint64_t i = 0; i < tensor_count; ++i) {
     TensorEntry t;
-    t.name = read_string(r, kMaxTensorNameBytes, "tensor name");
+    Streams s;
+    t.name = read_string(r, kMaxTensorNameBytes, "tensor name", "name_size");
     const uint8_t dtype = r.u8();
     const uint8_t codec = r.u8();
     const uint8_t tflags = r.u8();
     const uint8_t rank = r.u8();
-    if (rank > kMaxTensorRank)
-      fail(ErrorCode::corruption_detected, "tensor '" + t.name + "' declares rank " +
-                                               std::to_string(rank));
-    t.shape.resize(rank);
-    for (auto& d : t.shape) d = r.u64();
-    t.error_bound = r.f64();
-    const uint64_t index_offset = r.u64();
-    const uint64_t index_size = r.u64();
-    const uint64_t value_offset = r.u64();
-    const uint64_t value_size = r.u64();
-    const uint64_t checksum = r.u64();
+    if (t.name.empty())
+      fail(bad, "tensor name of 0 bytes (1 to " + std::to_string(kMaxTensorNameBytes) + " allowed)");
+    if (!is_valid_utf8(t.name)) fail(bad, "tensor name is not valid UTF-8");
+    if (dtype != uint8_t(DType::float32))
+      fail(ErrorCode::unsupported_version,
+           "tensor '" + t.name + "' has unknown dtype id " + std::to_string(dtype));
+    if (!known_codec(codec))
+      fail(ErrorCode::unsupported_version,
+           "tensor '" + t.name + "' has unknown value codec id " + std::to_string(codec));
     if (tflags & ~kTensorFlagsKnown)
-      fail(ErrorCode::corruption_detected, "tensor '" + t.name + "' has reserved flags set");
+      fail(bad, "tensor '" + t.name + "' has reserved flags set");
+    if (rank > kMaxTensorRank)
+      fail(bad, "tensor '" + t.name + "' declares rank " + std::to_string(rank));
     t.sparse = (tflags & kTensorFlagSparse) != 0;
-    check_entry_fields(t.name, dtype, codec, t.shape, t.error_bound, t.sparse, index_size,
-                       value_size, ErrorCode::corruption_detected);
+    t.shape.resize(rank);
+    for (auto& d : t.shape) d = r.varint("dimension");
+    const uint64_t n = checked_element_count(t.shape, bad, t.name);
+    if (codec != uint8_t(ValueCodec::lossless)) t.error_bound = r.f64();
+    if (n > 0) {
+      if (t.sparse) s.index_size = r.varint("index_size");
+      s.value_size = r.varint("value_size");
+      if (checksum_fields) checksum_fields->push_back(size_t(r.position() - data));
+      s.checksum = r.u64();
+    }
+    check_entry_fields(t.name, dtype, codec, t.shape, t.error_bound, t.sparse, s.index_size,
+                       s.value_size, bad);
     if (!seen.insert(t.name).second)
-      fail(ErrorCode::corruption_detected, "duplicate tensor name '" + t.name + "'");
+      fail(bad, "duplicate tensor name '" + t.name + "'");
     t.dtype = DType(dtype);
     t.value_codec = ValueCodec(codec);
-
-    // Both streams must sit where the canonical layout puts them, inside the
-    // bytes before the directory; sizes are checked before any copy.
-    const uint8_t* streams[2] = {nullptr, nullptr};
-    const uint64_t offsets[2] = {index_offset, value_offset};
-    const uint64_t sizes[2] = {index_size, value_size};
-    for (int s = 0; s < 2; ++s) {
-      if (offsets[s] != cursor)
-        fail(ErrorCode::corruption_detected, "tensor '" + t.name + "' stream offset " +
-                                                 std::to_string(offsets[s]) + " is misplaced");
-      if (sizes[s] > directory_offset - cursor)
-        fail(ErrorCode::too_large, "tensor '" + t.name + "' declares a stream of " +
-                                       std::to_string(sizes[s]) +
-                                       " bytes, beyond the end of the data section");
-      streams[s] = data + cursor;
-      const uint64_t end = cursor + sizes[s];
-      cursor = align_up(end);
-      if (cursor > directory_offset)
-        fail(ErrorCode::corruption_detected, "tensor '" + t.name + "' overlaps the directory");
-      for (uint64_t k = end; k < cursor; ++k)
-        if (data[k] != 0) fail(ErrorCode::corruption_detected, "nonzero padding byte");
-    }
-    if (verify_checksums &&
-        tensor_checksum(streams[0], size_t(index_size), streams[1], size_t(value_size)) != checksum)
-      fail(ErrorCode::checksum_wrong, "tensor '" + t.name + "' checksum mismatch");
-    t.index_stream.assign(streams[0], streams[0] + index_size);
-    t.value_stream.assign(streams[1], streams[1] + value_size);
     c.tensors.push_back(std::move(t));
+    streams.push_back(s);
   }
-  if (r.remaining() != 0)
-    fail(ErrorCode::corruption_detected, "bytes left at the end of the directory");
-  if (cursor != directory_offset)
-    fail(ErrorCode::corruption_detected, "bytes between the last stream and the directory");
+  if (r.remaining() != 0) fail(bad, "bytes left at the end of the directory");
+
+  // The streams follow the directory back to back, in directory order, and
+  // end the file. Every size is checked against the bytes left before any
+  // copy (a declared size beyond the file is a truncated file).
+  uint64_t cursor = kContainerHeaderSize + directory_size;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    for (uint64_t stream_size : {streams[i].index_size, streams[i].value_size}) {
+      if (stream_size > size - cursor)
+        fail(ErrorCode::truncated, "file ends inside the streams of tensor '" +
+                                       c.tensors[i].name + "' (" + std::to_string(size) +
+                                       " bytes)");
+      cursor += stream_size;
+    }
+  }
+  if (cursor != size) fail(bad, "bytes after the last stream");
+
+  cursor = kContainerHeaderSize + directory_size;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    TensorEntry& t = c.tensors[i];
+    const uint8_t* index = data + cursor;
+    const uint8_t* value = index + streams[i].index_size;
+    const size_t index_size = size_t(streams[i].index_size);
+    const size_t value_size = size_t(streams[i].value_size);
+    cursor += index_size + value_size;
+    if (verify_checksums && (index_size | value_size) != 0 &&
+        tensor_checksum(index, index_size, value, value_size) != streams[i].checksum)
+      fail(ErrorCode::checksum_wrong, "tensor '" + t.name + "' checksum mismatch");
+    t.index_stream.assign(index, index + index_size);
+    t.value_stream.assign(value, value + value_size);
+  }
   return c;
 }
 

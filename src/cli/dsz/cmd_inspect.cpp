@@ -71,20 +71,26 @@ void run_inspect(const InspectArgs& a) {
   j["metadata"] = nlohmann::json::object();
   for (const auto& kv : c.metadata) j["metadata"][kv.first] = kv.second;
   j["tensors"] = nlohmann::json::array();
-  uint64_t elements = 0;
+  uint64_t elements = 0, stream_bytes = 0;
   for (const auto& t : c.tensors) {
     j["tensors"].push_back(describe(t));
     elements += t.element_count();
+    stream_bytes += t.index_stream.size() + t.value_stream.size();
   }
   j["elements"] = elements;
+  // What the container costs beyond the streams: header, directory, metadata.
+  const uint64_t container_bytes = bytes.size() - stream_bytes;
+  j["container_bytes"] = container_bytes;
   j["ratio"] = bytes.empty() ? 0.0 : double(elements) * 4.0 / double(bytes.size());
   if (a.json) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::printf("%s: .dsz version %u, %zu bytes, %zu tensors, %llu elements, ratio %.2f\n",
-              a.file.c_str(), deepsz::kContainerVersion, bytes.size(), c.tensors.size(),
-              (unsigned long long)elements, j["ratio"].get<double>());
+  std::printf("%s: .dsz version %u, %zu bytes (container %llu), %zu tensors, %llu elements, "
+              "ratio %.2f\n",
+              a.file.c_str(), deepsz::kContainerVersion, bytes.size(),
+              (unsigned long long)container_bytes, c.tensors.size(), (unsigned long long)elements,
+              j["ratio"].get<double>());
   for (const auto& kv : c.metadata) std::printf("  meta %s = %s\n", kv.first.c_str(), kv.second.c_str());
   for (const auto& t : j["tensors"]) {
     std::printf("  %s %s %s%s bound %.3g: index %llu B, values %llu B, ratio %.2f, density %.4f, "
