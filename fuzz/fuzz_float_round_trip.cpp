@@ -1,7 +1,10 @@
 // compress_floats -> decompress_floats: the bound holds on every finite
-// value, NaN/Inf come back bit-exact, bound 0 is bit-exact, and the stream
-// does not depend on the number of threads.
-// Input: [bound selector][predictor][chunk size selector][threads] floats...
+// value, NaN/Inf come back bit-exact, bound 0 is bit-exact, the stream
+// does not depend on the number of threads, and the compact form (version 2,
+// small single-chunk arrays) is never larger than the chunked one.
+// Input: [bound selector][predictor][chunk size selector][flags] floats...
+// chunk selector >= 0xF0: the default chunk size (the whole input one chunk);
+// flags: bits 0-2 == 0 -> 2 threads; bit 3 -> compact form not allowed.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -15,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t b = p.u8();
   const uint8_t pred = p.u8();
   const uint8_t chunk = p.u8();
-  const unsigned threads = p.u8() % 8 == 0 ? 2 : 1;  // threads start slowly under ASan
+  const uint8_t flags = p.u8();
+  const unsigned threads = flags % 8 == 0 ? 2 : 1;  // threads start slowly under ASan
+  const bool compact = (flags & 8) == 0;
   std::vector<float> v(p.rest_size() / 4);
   if (!v.empty()) std::memcpy(v.data(), p.rest(), v.size() * 4);
 
@@ -25,7 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.predictor = pred % 3 == 0 ? Predictor::none
                 : pred % 3 == 1 ? Predictor::lorenzo
                                 : Predictor::automatic;
-  o.chunk_values = 16u + chunk * 16u;  // several chunks on small inputs
+  // several chunks on small inputs, or one
+  o.chunk_values = chunk >= 0xF0 ? CodecOptions().chunk_values : 16u + chunk * 16u;
+  o.compact_small_streams = compact;
   std::vector<uint8_t> s;
   try {
     o.threads = threads;
@@ -36,6 +43,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.threads = 1;
   if (threads != 1 && compress_floats(v.data(), v.size(), o) != s)
     fuzz::die("output depends on the thread count");
+  const bool single_small_chunk = v.size() <= 65536 && v.size() <= o.chunk_values;
+  const uint8_t version = s.size() > 4 ? s[4] : 0;
+  if (version == 2 && !(compact && single_small_chunk))
+    fuzz::die("compact form where it is not allowed");
+  if (compact && single_small_chunk) {
+    o.compact_small_streams = false;
+    const std::vector<uint8_t> chunked = compress_floats(v.data(), v.size(), o);
+    if (chunked.size() > 4 && chunked[4] != 1) fuzz::die("compact form although disabled");
+    if (version == 2 && s.size() >= chunked.size()) fuzz::die("compact form not smaller");
+    if (version == 1 && s != chunked) fuzz::die("chunked form differs with compact allowed");
+  }
   std::vector<float> d;
   try {
     d = decompress_floats(s.data(), s.size(), threads);

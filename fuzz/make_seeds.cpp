@@ -66,6 +66,35 @@ int main(int argc, char** argv) {
       }
     }
     write_seed(out / "fuzz_container", "seed_empty", serialize_container(Container{}));
+    {
+      // Records of every shape of the version 2 directory: metadata of a real
+      // model, a scalar, empty tensors (no sizes, no checksum; with and
+      // without a bound), rank 3, dimensions and sizes of 1 and 2 varint bytes.
+      Container c;
+      c.set_meta("deepsz", "model1");
+      c.set_meta("architecture", "lenet300");
+      c.set_meta("dense.val_top1", "0.9016");
+      c.set_meta("deepsz.masks", "fc1.weight,fc2.weight");
+      c.set_meta("empty", "");
+      TensorEncodeOptions o;
+      o.codec = ValueCodec::dsz;
+      o.abs_error_bound = 1e-2;
+      o.sparse = true;
+      const auto big = pruned(200 * 130, 0.05, 9);
+      c.tensors.push_back(encode_tensor("fc1.weight", {200, 130}, big.data(), o));
+      const float one = 0.5f;
+      o.sparse = false;
+      o.codec = ValueCodec::lossless;
+      o.abs_error_bound = 0.0;
+      c.tensors.push_back(encode_tensor("scalar", {}, &one, o));
+      c.tensors.push_back(encode_tensor("empty.lossless", {4, 0}, nullptr, o));
+      o.codec = ValueCodec::zfp;
+      o.abs_error_bound = 1e-3;
+      o.sparse = true;
+      c.tensors.push_back(encode_tensor("empty.zfp", {0}, nullptr, o));
+      c.tensors.push_back(encode_tensor("conv", {2, 3, 4}, weights.data(), o));
+      write_seed(out / "fuzz_container", "seed_shapes", serialize_container(c));
+    }
 
     // Float streams and round-trip inputs.
     k = 0;
@@ -84,6 +113,31 @@ int main(int argc, char** argv) {
       const auto* b = reinterpret_cast<const uint8_t*>(v.data());
       rt.insert(rt.end(), b, b + v.size() * 4);
       write_seed(out / "fuzz_float_round_trip", "seed_" + std::to_string(k), rt);
+      rt[2] = 0xFF;  // one chunk: the compact form
+      write_seed(out / "fuzz_float_round_trip", "seed_" + std::to_string(k) + "_compact", rt);
+    }
+    // Compact streams (format version 2: one chunk of at most 2^16 values):
+    // pruned weights, smooth data, escapes (NaN, Inf, out of range), the zstd
+    // exact section, a single code, lossless, empty.
+    std::vector<float> escapes = pruned(400, 1.0, 5);
+    for (size_t i = 0; i < escapes.size(); i += 37) escapes[i] = i % 2 ? NAN : INFINITY;
+    escapes[1] = 1e30f;
+    std::vector<float> half_exact = pruned(200, 1.0, 6);
+    for (size_t i = 0; i < half_exact.size(); i += 2) half_exact[i] = float(i) * 1e20f;
+    k = 0;
+    for (const auto& v : {pruned(300, 1.0, 2), smooth(500), pruned(100, 0.3, 3), escapes,
+                          half_exact, std::vector<float>(64, 0.25f), std::vector<float>{1.0f},
+                          std::vector<float>{}}) {
+      for (Predictor p : {Predictor::none, Predictor::lorenzo}) {
+        for (double eb : {0.0, 1e-3, 1e-1}) {
+          CodecOptions o;
+          o.abs_error_bound = eb;
+          o.predictor = p;
+          const auto s = compress_floats(v.data(), v.size(), o);
+          if (s.size() > 4 && s[4] == 2)
+            write_seed(out / "fuzz_float_stream", "seed_compact_" + std::to_string(k++), s);
+        }
+      }
     }
 
     // Index streams, prefixed by rows and cols (u16 each), and round-trip masks.

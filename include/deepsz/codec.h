@@ -9,7 +9,10 @@
 // The stream is self-describing (magic, version, count, bound, predictor,
 // chunk table); see docs/CODEC.md. It is cut into chunks that are coded
 // independently, so encoding and decoding run on N threads and the output is
-// byte-identical for any N.
+// byte-identical for any N. Small arrays (one chunk of at most 65,536 values)
+// get the compact form (version 2) when it is smaller: a varint header, an
+// adaptive entropy coder with no stored frequency table, and no checksum of
+// its own (the .dsz container checks every stream with an XXH64).
 //
 // This library links only zstd, xxhash and the C++ standard library.
 #pragma once
@@ -37,6 +40,11 @@ struct CodecOptions {
   // Values per independently coded chunk; part of the format (changes the
   // output), so keep the default unless measuring.
   uint32_t chunk_values = 1u << 18;
+  // Allow the compact form (format version 2) for an array that is a single
+  // chunk of at most 65,536 values; it is used only when smaller than the
+  // chunked form. It has no checksum of its own: set false for a stream that
+  // is stored outside a checksummed container and must detect damage itself.
+  bool compact_small_streams = true;
 };
 
 // eb = relative * (max - min) over the finite values (0 if none or all equal).
@@ -51,12 +59,14 @@ struct FloatStreamInfo {
   Predictor predictor = Predictor::none;  // the one actually used
   uint32_t chunks = 0;
   uint64_t exact_values = 0;  // values stored verbatim (unpredictable)
+  uint8_t format_version = 1;  // 1: chunked, checksummed; 2: compact (no checksum)
 };
 
 // Parses and validates the stream header and chunk table (not the payload).
 FloatStreamInfo inspect_float_stream(const uint8_t* stream, size_t size);
 
 // Throws deepsz::Error on any malformed stream; never reads out of bounds.
+// A damaged compact stream (no checksum) may instead decode to other values.
 std::vector<float> decompress_floats(const uint8_t* stream, size_t size,
                                      unsigned threads = 1);
 // Decodes into caller memory; `count` must equal the stream's count.

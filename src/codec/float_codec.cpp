@@ -3,8 +3,11 @@
 // Per chunk: quantise (linear bins of width 2*eb, each value checked as the
 // decoder will rebuild it), map codes to a compact alphabet with one escape
 // symbol, code the symbols with 4-way interleaved static rANS, store escaped
-// values verbatim (zstd over byte planes when that pays). docs/CODEC.md
-// describes the stream field by field.
+// values verbatim (zstd over byte planes when that pays): the chunked form,
+// format version 1. An array of one chunk of at most 2^16 values may instead
+// get the compact form, version 2 (varint header, symbols through an adaptive
+// model and a range coder, no table, no checksum), when that is smaller.
+// docs/CODEC.md describes both streams field by field.
 #include <zstd.h>
 
 #define XXH_INLINE_ALL
@@ -21,6 +24,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "adaptive_range_coder.h"
 #include "codec_io.h"
 #include "deepsz/codec.h"
 #include "float_codec_internal.h"
@@ -41,6 +45,11 @@ constexpr size_t kStateBytes = 8 * kRansLanes;
 // symbol section size and at least a minimal zstd frame (9 bytes).
 constexpr size_t kMinChunkPayload = 1 + 1 + 2 + 4 + 4 + 9;
 constexpr int kZstdLevel = 3;
+// Compact stream (v2) flags byte: bit 0 predictor, bit 1 exact section is
+// zstd over byte planes, bits 2-4 the prior of the adaptive model.
+constexpr uint8_t kCompactExactZstd = 2;
+constexpr int kCompactPriorShift = 2;
+constexpr uint8_t kCompactReservedFlags = 0xE0;
 
 // Round to nearest (ties to even, the default rounding mode), |q| < 2^30
 // guaranteed by the caller.
@@ -239,9 +248,22 @@ void write_frequency_table(ByteWriter& w, const uint32_t* freqs, size_t alphabet
   }
 }
 
-// Encodes one chunk into `out` (appended). Returns the number of exact values.
-uint32_t encode_chunk(const float* x, size_t n, Predictor pred, const QuantParams& q,
-                      EncodeScratch& sc, std::vector<uint8_t>& out) {
+// A chunk after quantisation: symbols (code - min_code, or the escape
+// symbol ncodes), their histogram and the values stored exactly. Points into
+// the scratch buffers.
+struct QuantisedChunk {
+  size_t n = 0;
+  int32_t min_code = 0;
+  uint32_t ncodes = 0;    // codes in the window; the escape symbol is ncodes
+  uint32_t alphabet = 1;  // ncodes + 1 (format v1 always has the escape symbol)
+  const uint16_t* symbols = nullptr;
+  const uint32_t* counts = nullptr;  // alphabet entries
+  const uint32_t* exact = nullptr;   // nexact float bit patterns, in order
+  size_t nexact = 0;
+};
+
+QuantisedChunk quantise_chunk(const float* x, size_t n, Predictor pred, const QuantParams& q,
+                              EncodeScratch& sc) {
   int32_t* codes = sc.codes.get(n);
 
   CodeRange r = quantise(pred, x, n, q, -kMaxCode, kMaxCode, codes);
@@ -294,6 +316,48 @@ uint32_t encode_chunk(const float* x, size_t n, Predictor pred, const QuantParam
     for (; i < n; ++i) one(i, counts);
     for (uint32_t k = 0; k < alphabet; ++k) counts[k] += h1[k] + h2[k] + h3[k];
   }
+  QuantisedChunk c;
+  c.n = n;
+  c.min_code = min_code;
+  c.ncodes = ncodes;
+  c.alphabet = alphabet;
+  c.symbols = symbols;
+  c.counts = counts;
+  c.exact = exact;
+  c.nexact = nexact;
+  return c;
+}
+
+// The exact section: raw little-endian floats, or zstd over their byte
+// planes when there are at least 64 and that saves 3%.
+struct ExactSection {
+  const uint8_t* data;
+  size_t bytes;
+  bool zstd;
+};
+
+ExactSection pack_exact(const uint32_t* exact, size_t nexact, EncodeScratch& sc) {
+  ExactSection e{reinterpret_cast<const uint8_t*>(exact), 4 * nexact, false};
+  if (nexact >= 64) {
+    uint8_t* planes = sc.planes.get(e.bytes);
+    byte_planes(exact, nexact, planes);
+    const size_t bound = ZSTD_compressBound(e.bytes);
+    uint8_t* packed = sc.exact_packed.get(bound);
+    const size_t z = ZSTD_compress(packed, bound, planes, e.bytes, kZstdLevel);
+    if (!ZSTD_isError(z) && z < e.bytes - e.bytes / 32) e = {packed, z, true};
+  }
+  return e;
+}
+
+// Format v1: encodes one quantised chunk into `out` (appended). Returns the
+// number of exact values.
+uint32_t encode_chunk_v1(const QuantisedChunk& qc, EncodeScratch& sc, std::vector<uint8_t>& out) {
+  const size_t n = qc.n;
+  const uint32_t alphabet = qc.alphabet;
+  const int32_t min_code = qc.min_code;
+  const uint32_t* counts = qc.counts;
+  const uint16_t* symbols = qc.symbols;
+  const size_t nexact = qc.nexact;
 
   // Probability scale: the smallest one within 0.3% of the best coded size
   // (a 2^12-slot decode table of 8-byte entries fits the L1 cache; each
@@ -386,21 +450,10 @@ uint32_t encode_chunk(const float* x, size_t n, Predictor pred, const QuantParam
       sym_bytes = z;
     }
   }
-  // Exact values: byte planes through zstd when that saves 3%.
-  const uint8_t* exact_data = reinterpret_cast<const uint8_t*>(exact);
-  size_t exact_bytes = 4 * nexact;
-  if (nexact >= 64) {
-    uint8_t* planes = sc.planes.get(exact_bytes);
-    byte_planes(exact, nexact, planes);
-    const size_t bound = ZSTD_compressBound(exact_bytes);
-    uint8_t* packed = sc.exact_packed.get(bound);
-    const size_t z = ZSTD_compress(packed, bound, planes, exact_bytes, kZstdLevel);
-    if (!ZSTD_isError(z) && z < exact_bytes - exact_bytes / 32) {
-      flags |= kExactZstd;
-      exact_data = packed;
-      exact_bytes = z;
-    }
-  }
+  const ExactSection ex = pack_exact(qc.exact, nexact, sc);
+  if (ex.zstd) flags |= kExactZstd;
+  const uint8_t* exact_data = ex.data;
+  const size_t exact_bytes = ex.bytes;
 
   ByteWriter w(out);
   w.u8(flags);
@@ -412,6 +465,85 @@ uint32_t encode_chunk(const float* x, size_t n, Predictor pred, const QuantParam
   w.bytes(sym_data, sym_bytes);
   w.bytes(exact_data, exact_bytes);
   return uint32_t(nexact);
+}
+
+// ---------------------------------------------------------------- compact form
+
+inline uint32_t zigzag(int32_t v) { return (uint32_t(v) << 1) ^ uint32_t(v >> 31); }
+inline int64_t unzigzag(uint64_t u) { return int64_t(u >> 1) ^ -int64_t(u & 1); }
+
+inline double prior_alpha(int prior) { return double(1u << prior) / double(kAdaptiveIncrement); }
+
+// log Gamma(x) for x > 0: Stirling's series after shifting x to >= 8
+// (error below 1e-10). std::lgamma writes the global `signgam`, a data race
+// when streams are encoded on several threads.
+double log_gamma(double x) {
+  double acc = 0.0;
+  while (x < 8.0) {
+    acc -= std::log(x);
+    x += 1.0;
+  }
+  const double inv = 1.0 / x, inv2 = inv * inv;
+  return acc + (x - 0.5) * std::log(x) - x + 0.91893853320467274178 +
+         inv * (1.0 / 12 - inv2 * (1.0 / 360 - inv2 * (1.0 / 1260)));
+}
+
+// Bits the adaptive model with prior count `alpha` spends on a sequence with
+// these symbol counts: the Dirichlet-multinomial code length, which does not
+// depend on the order of the symbols. The fixed-point coder is within a few
+// bits of it.
+double adaptive_bits(const uint32_t* counts, uint32_t alphabet, uint64_t n, double alpha) {
+  double nats = log_gamma(double(alphabet) * alpha + double(n)) -
+                log_gamma(double(alphabet) * alpha);
+  const double lg_alpha = log_gamma(alpha);
+  for (uint32_t s = 0; s < alphabet; ++s)
+    if (counts[s]) nats -= log_gamma(double(counts[s]) + alpha) - lg_alpha;
+  return nats / std::log(2.0);
+}
+
+// Format v2, the compact single-chunk stream (docs/CODEC.md "Compact
+// stream"): varint header, no chunk table, no checksum, the symbols coded by
+// the adaptive model, so no frequency table either.
+std::vector<uint8_t> encode_compact(uint64_t count, double eb, Predictor pred,
+                                    const QuantisedChunk& qc, EncodeScratch& sc) {
+  const uint32_t alphabet = qc.ncodes + (qc.nexact ? 1 : 0);
+  int prior = 0;
+  if (alphabet > 1) {
+    double best = std::numeric_limits<double>::infinity();
+    for (int p = 0; p < kAdaptivePriors; ++p) {
+      const double bits = adaptive_bits(qc.counts, alphabet, count, prior_alpha(p));
+      if (bits < best) {
+        best = bits;
+        prior = p;
+      }
+    }
+  }
+  const ExactSection ex = pack_exact(qc.exact, qc.nexact, sc);
+  std::vector<uint8_t> out;
+  out.reserve(32 + ex.bytes + count);
+  ByteWriter w(out);
+  w.u32(kFloatMagic);
+  w.u8(kFloatVersionCompact);
+  w.u8(uint8_t(uint8_t(pred) | (ex.zstd ? kCompactExactZstd : 0) | (prior << kCompactPriorShift)));
+  w.varint(count);
+  w.f64(eb);
+  w.varint(qc.nexact);
+  w.varint(qc.ncodes);
+  if (qc.ncodes) w.varint(zigzag(qc.min_code));
+  if (ex.zstd) w.varint(ex.bytes);
+  w.bytes(ex.data, ex.bytes);
+  if (alphabet > 1) {
+    AdaptiveModel model;
+    model.reset(alphabet, prior);
+    WideRangeEncoder enc(out);
+    for (size_t i = 0; i < count; ++i) {
+      const uint32_t s = qc.symbols[i];
+      enc.encode(model.cum(s), model.freq(s), model.total());
+      model.update(s);
+    }
+    enc.finish();
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- decoding
@@ -429,6 +561,7 @@ struct DecodeScratch {
   ScratchBuffer<LorenzoEntry> lorenzo_table;
   std::vector<double> deltas;
   ScratchBuffer<uint8_t> symbols_raw, exact_raw, exact_planes;
+  AdaptiveModel model;
 };
 
 [[noreturn]] void corrupt(const std::string& what) {
@@ -449,17 +582,25 @@ struct ParsedStream {
   std::vector<ChunkRef> chunks;
 };
 
-ParsedStream parse_stream(const uint8_t* stream, size_t size) {
+// Magic and version, common to both forms: returns the version (1 or 2).
+uint8_t stream_version(const uint8_t* stream, size_t size) {
   if (!stream && size) fail(ErrorCode::invalid_argument, "float stream: null pointer");
   if (size < 4) fail(ErrorCode::truncated, "float stream: shorter than its magic number");
   if (load_u32(stream) != kFloatMagic)
     fail(ErrorCode::foreign_format, "float stream: bad magic (not a deepsz float stream)");
+  if (size < 5) fail(ErrorCode::truncated, "float stream header: stream ends early");
+  const uint8_t version = stream[4];
+  if (version != kFloatVersion && version != kFloatVersionCompact)
+    fail(ErrorCode::unsupported_version, "float stream: version " + std::to_string(version) +
+                                             " not supported (this build reads 1 and 2)");
+  return version;
+}
+
+// Format v1 (chunked) header and chunk table.
+ParsedStream parse_stream(const uint8_t* stream, size_t size) {
   ByteReader r(stream, size, "float stream header");
   r.u32();
-  const uint8_t version = r.u8();
-  if (version != kFloatVersion)
-    fail(ErrorCode::unsupported_version,
-         "float stream: version " + std::to_string(version) + " not supported (this build reads 1)");
+  r.u8();  // version, checked by stream_version
   const uint8_t predictor = r.u8();
   if (predictor > 1)
     fail(ErrorCode::unsupported_version,
@@ -606,11 +747,10 @@ void patch_escapes(uint32_t* out, size_t n, const uint8_t* exact, size_t nexact)
 }
 
 // Exact section: raw little-endian floats, or zstd over their 4 byte planes.
-const uint8_t* read_exact_section(ByteReader& r, uint8_t flags, size_t nexact, DecodeScratch& sc) {
+const uint8_t* unpack_exact(const uint8_t* e, size_t rest, bool zstd, size_t nexact,
+                           DecodeScratch& sc) {
   const size_t exact_raw = 4 * nexact;
-  const size_t rest = r.remaining();
-  const uint8_t* e = r.take(rest);
-  if (!(flags & kExactZstd)) {
+  if (!zstd) {
     if (rest != exact_raw) corrupt("exact section size disagrees with exact count");
     return e;
   }
@@ -626,6 +766,12 @@ const uint8_t* read_exact_section(ByteReader& r, uint8_t flags, size_t nexact, D
     store_u32(raw + 4 * i, b);
   }
   return raw;
+}
+
+const uint8_t* read_exact_section(ByteReader& r, uint8_t flags, size_t nexact, DecodeScratch& sc) {
+  const size_t rest = r.remaining();
+  const uint8_t* e = r.take(rest);
+  return unpack_exact(e, rest, (flags & kExactZstd) != 0, nexact, sc);
 }
 
 // Symbols that zstd coded directly (low-entropy chunks with repeats).
@@ -785,6 +931,130 @@ void decode_chunk(const uint8_t* payload, size_t size, const ChunkRef& ch, Predi
     if (x[l] != kRansLow) corrupt("rANS final state mismatch");
 }
 
+// ---------------------------------------------------------------- compact form
+
+struct CompactStream {
+  FloatStreamInfo info;
+  bool exact_zstd = false;
+  int prior = 0;
+  uint32_t ncodes = 0;
+  int32_t min_code = 0;
+  uint32_t alphabet = 0;  // ncodes + 1 if there are exact values
+  const uint8_t* exact = nullptr;
+  size_t exact_bytes = 0;
+  const uint8_t* symbols = nullptr;
+  size_t symbol_bytes = 0;
+};
+
+// LEB128 of at most max_bytes bytes, in its shortest form.
+uint64_t read_varint(ByteReader& r, int max_bytes) {
+  const uint8_t* start = r.position();
+  const uint64_t v = r.varint(max_bytes);
+  const size_t len = size_t(r.position() - start);
+  if (len > 1 && start[len - 1] == 0) corrupt("varint not in its shortest form");
+  return v;
+}
+
+// Header and section bounds of a compact stream; everything but the symbol
+// section is checked, before anything is allocated (count <= 2^16).
+CompactStream parse_compact(const uint8_t* stream, size_t size) {
+  ByteReader r(stream, size, "compact float stream");
+  r.u32();
+  r.u8();  // magic and version, checked by stream_version
+  CompactStream cs;
+  const uint8_t flags = r.u8();
+  if (flags & kCompactReservedFlags) corrupt("reserved flag bits are set");
+  cs.info.format_version = kFloatVersionCompact;
+  cs.info.predictor = Predictor(flags & 1);
+  cs.exact_zstd = (flags & kCompactExactZstd) != 0;
+  cs.prior = (flags >> kCompactPriorShift) & (kAdaptivePriors - 1);
+  cs.info.count = read_varint(r, 3);
+  if (cs.info.count > kCompactMaxCount) corrupt("compact stream declares more than 65536 values");
+  cs.info.abs_error_bound = r.f64();
+  if (!(std::isfinite(cs.info.abs_error_bound) && cs.info.abs_error_bound >= 0.0))
+    corrupt("error bound is negative or not finite");
+  cs.info.chunks = cs.info.count ? 1 : 0;
+  cs.info.exact_values = read_varint(r, 3);
+  if (cs.info.exact_values > cs.info.count) corrupt("more exact values than values");
+  const uint64_t ncodes = read_varint(r, 2);
+  if (ncodes > kMaxAlphabet - 1) corrupt("alphabet size out of range");
+  cs.ncodes = uint32_t(ncodes);
+  // No codes exactly when every value is stored exactly (or there is none).
+  if ((cs.ncodes == 0) != (cs.info.exact_values == cs.info.count))
+    corrupt("code count disagrees with exact count");
+  if (cs.ncodes) {
+    const uint64_t z = read_varint(r, 5);
+    if (z > 0xFFFFFFFFull) corrupt("code range out of bounds");
+    const int64_t min_code = unzigzag(z);
+    if (min_code < -kMaxCode || min_code + int64_t(cs.ncodes) - 1 > kMaxCode)
+      corrupt("code range out of bounds");
+    cs.min_code = int32_t(min_code);
+  }
+  cs.alphabet = cs.ncodes + (cs.info.exact_values ? 1 : 0);
+  if (cs.alphabet <= 1 && cs.prior != 0) corrupt("prior given without symbols to code");
+  if (cs.exact_zstd) {
+    if (cs.info.exact_values == 0) corrupt("compressed exact section without exact values");
+    cs.exact_bytes = size_t(read_varint(r, 3));
+  } else {
+    cs.exact_bytes = size_t(4 * cs.info.exact_values);
+  }
+  cs.exact = r.take(cs.exact_bytes);
+  cs.symbol_bytes = r.remaining();
+  cs.symbols = r.take(cs.symbol_bytes);
+  if (cs.alphabet <= 1 && cs.symbol_bytes) corrupt("trailing bytes after the last section");
+  if (cs.symbol_bytes && cs.symbols[cs.symbol_bytes - 1] == 0)
+    corrupt("symbol section ends with a zero byte");
+  return cs;
+}
+
+void decode_compact(const CompactStream& cs, float* out, DecodeScratch& sc) {
+  const size_t n = size_t(cs.info.count);
+  const size_t nexact = size_t(cs.info.exact_values);
+  const Predictor pred = cs.info.predictor;
+  const QuantParams q = make_params(cs.info.abs_error_bound);
+  const uint8_t* exact = unpack_exact(cs.exact, cs.exact_bytes, cs.exact_zstd, nexact, sc);
+  if (cs.ncodes == 0) {  // every value stored exactly
+    if (n) std::memcpy(out, exact, 4 * n);
+    return;
+  }
+  const uint32_t esc = cs.ncodes;  // the escape symbol, when alphabet > ncodes
+  size_t k = 0;
+  float prev = 0.0f;
+  auto emit = [&](size_t i, uint32_t s) {
+    float v;
+    if (s == esc) {
+      if (k == nexact) corrupt("more escapes than exact values");
+      std::memcpy(&v, exact + 4 * k++, 4);
+    } else if (pred == Predictor::none) {
+      v = rebuild_none(cs.min_code + int32_t(s), q.step_f);
+    } else {
+      v = rebuild_lorenzo(prev, code_delta(cs.min_code + int32_t(s), q.step));
+    }
+    out[i] = v;
+    prev = v;
+  };
+  if (cs.alphabet == 1) {  // a single code, no escape: nothing was coded
+    for (size_t i = 0; i < n; ++i) emit(i, 0);
+    return;
+  }
+  AdaptiveModel& model = sc.model;
+  model.reset(cs.alphabet, cs.prior);
+  WideRangeDecoder dec(cs.symbols, cs.symbol_bytes);
+  if (!dec.valid()) corrupt("range coder start out of range");
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t total = model.total();
+    const uint32_t t = dec.target(total);
+    if (t >= total) corrupt("range coder value out of range");
+    uint32_t cum;
+    const uint32_t s = model.find(t, &cum);
+    dec.consume(cum, model.freq(s));
+    model.update(s);
+    emit(i, s);
+  }
+  if (k != nexact) corrupt("escape count disagrees with exact count");
+  if (dec.consumed() < cs.symbol_bytes) corrupt("unused bytes after the symbols");
+}
+
 void check_options(const CodecOptions& o) {
   if (!(std::isfinite(o.abs_error_bound) && o.abs_error_bound >= 0.0))
     fail(ErrorCode::invalid_argument, "error bound must be finite and >= 0");
@@ -856,6 +1126,15 @@ Predictor choose_predictor(const float* data, size_t count, double abs_error_bou
 
 void decompress_floats_unchecked(const uint8_t* stream, size_t size, float* out, size_t count,
                                  unsigned threads, bool verify) {
+  if (stream_version(stream, size) == kFloatVersionCompact) {
+    const CompactStream cs = parse_compact(stream, size);
+    if (cs.info.count != count)
+      fail(ErrorCode::invalid_argument, "float stream: output count differs from the stream's");
+    if (count && !out) fail(ErrorCode::invalid_argument, "float stream: null output");
+    DecodeScratch scratch;
+    decode_compact(cs, out, scratch);
+    return;
+  }
   const ParsedStream ps = parse_stream(stream, size);
   if (ps.info.count != count)
     fail(ErrorCode::invalid_argument, "float stream: output count differs from the stream's");
@@ -873,29 +1152,13 @@ void decompress_floats_unchecked(const uint8_t* stream, size_t size, float* out,
 
 }  // namespace codec_detail
 
-std::vector<uint8_t> compress_floats(const float* data, size_t count, const CodecOptions& options) {
-  check_options(options);
-  if (count && !data) fail(ErrorCode::invalid_argument, "null input");
-  if (count > kMaxFloatCount) fail(ErrorCode::too_large, "more than 2^48 values");
-  const double eb = options.abs_error_bound;
-  Predictor pred = options.predictor;
-  if (pred == Predictor::automatic) pred = choose_predictor(data, count, eb);
-  const QuantParams q = make_params(eb);
-  const uint32_t cv = options.chunk_values;
-  const uint64_t nchunks = (uint64_t(count) + cv - 1) / cv;
-  if (nchunks > 0xFFFFFFFFull) fail(ErrorCode::too_large, "too many chunks");
+namespace {
 
-  std::vector<std::vector<uint8_t>> payloads(nchunks);
-  std::vector<uint32_t> exact_counts(nchunks);
-  const unsigned workers = unsigned(std::max<uint64_t>(1, std::min<uint64_t>(options.threads, nchunks)));
-  std::vector<EncodeScratch> scratch(workers);
-  run_parallel(nchunks, workers, [&](size_t c, unsigned worker) {
-    const uint64_t first = uint64_t(c) * cv;
-    const size_t n = size_t(std::min<uint64_t>(cv, count - first));
-    exact_counts[c] = encode_chunk(data + first, n, pred, q, scratch[worker], payloads[c]);
-    if (payloads[c].size() > 0xFFFFFFFFull) fail(ErrorCode::too_large, "chunk payload over 4 GiB");
-  });
-
+// Format v1: header, chunk table, payloads, checksum.
+std::vector<uint8_t> assemble_chunked(uint64_t count, double eb, Predictor pred, uint32_t cv,
+                                      std::vector<std::vector<uint8_t>>& payloads,
+                                      const std::vector<uint32_t>& exact_counts) {
+  const size_t nchunks = payloads.size();
   uint64_t exact_total = 0;
   size_t total = kFloatHeaderSize + kChunkEntrySize * nchunks + kChecksumSize;
   for (size_t c = 0; c < nchunks; ++c) {
@@ -927,11 +1190,60 @@ std::vector<uint8_t> compress_floats(const float* data, size_t count, const Code
   return out;
 }
 
+}  // namespace
+
+std::vector<uint8_t> compress_floats(const float* data, size_t count, const CodecOptions& options) {
+  check_options(options);
+  if (count && !data) fail(ErrorCode::invalid_argument, "null input");
+  if (count > kMaxFloatCount) fail(ErrorCode::too_large, "more than 2^48 values");
+  const double eb = options.abs_error_bound;
+  Predictor pred = options.predictor;
+  if (pred == Predictor::automatic) pred = choose_predictor(data, count, eb);
+  const QuantParams q = make_params(eb);
+  const uint32_t cv = options.chunk_values;
+  const uint64_t nchunks = (uint64_t(count) + cv - 1) / cv;
+  if (nchunks > 0xFFFFFFFFull) fail(ErrorCode::too_large, "too many chunks");
+
+  std::vector<std::vector<uint8_t>> payloads(nchunks);
+  std::vector<uint32_t> exact_counts(nchunks);
+  if (options.compact_small_streams && count <= kCompactMaxCount && nchunks <= 1) {
+    // One small chunk: both forms from one quantisation, the smaller kept
+    // (the chunked form wins only where zstd finds repeats in the symbols).
+    EncodeScratch sc;
+    const QuantisedChunk qc = quantise_chunk(data, count, pred, q, sc);
+    std::vector<uint8_t> compact = encode_compact(count, eb, pred, qc, sc);
+    if (nchunks) exact_counts[0] = encode_chunk_v1(qc, sc, payloads[0]);
+    std::vector<uint8_t> chunked = assemble_chunked(count, eb, pred, cv, payloads, exact_counts);
+    return compact.size() < chunked.size() ? compact : chunked;
+  }
+
+  const unsigned workers = unsigned(std::max<uint64_t>(1, std::min<uint64_t>(options.threads, nchunks)));
+  std::vector<EncodeScratch> scratch(workers);
+  run_parallel(nchunks, workers, [&](size_t c, unsigned worker) {
+    const uint64_t first = uint64_t(c) * cv;
+    const size_t n = size_t(std::min<uint64_t>(cv, count - first));
+    const QuantisedChunk qc = quantise_chunk(data + first, n, pred, q, scratch[worker]);
+    exact_counts[c] = encode_chunk_v1(qc, scratch[worker], payloads[c]);
+    if (payloads[c].size() > 0xFFFFFFFFull) fail(ErrorCode::too_large, "chunk payload over 4 GiB");
+  });
+  return assemble_chunked(count, eb, pred, cv, payloads, exact_counts);
+}
+
 FloatStreamInfo inspect_float_stream(const uint8_t* stream, size_t size) {
+  if (stream_version(stream, size) == kFloatVersionCompact)
+    return parse_compact(stream, size).info;
   return parse_stream(stream, size).info;
 }
 
 std::vector<float> decompress_floats(const uint8_t* stream, size_t size, unsigned threads) {
+  if (stream_version(stream, size) == kFloatVersionCompact) {
+    // No checksum; the count is at most 2^16, so the output is at most 256 KiB.
+    const CompactStream cs = parse_compact(stream, size);
+    std::vector<float> out(cs.info.count);
+    DecodeScratch scratch;
+    decode_compact(cs, out.data(), scratch);
+    return out;
+  }
   const ParsedStream ps = parse_stream(stream, size);
   verify_checksum(stream, size);  // before allocating the output
   std::vector<float> out(ps.info.count);

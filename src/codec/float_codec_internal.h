@@ -9,9 +9,13 @@
 
 namespace deepsz::codec_detail {
 
-// Format v1 constants (docs/CODEC.md).
+// Format constants (docs/CODEC.md).
 constexpr uint32_t kFloatMagic = 0x465A5344;  // bytes "DSZF"
-constexpr uint8_t kFloatVersion = 1;
+constexpr uint8_t kFloatVersion = 1;          // chunked stream
+constexpr uint8_t kFloatVersionCompact = 2;   // compact single-chunk stream
+// The compact form holds at most this many values (the encoder uses it only
+// when the whole array is one chunk of at most this size).
+constexpr uint64_t kCompactMaxCount = uint64_t(1) << 16;
 constexpr size_t kFloatHeaderSize = 40;
 constexpr size_t kChunkEntrySize = 8;
 constexpr size_t kChecksumSize = 8;
@@ -22,7 +26,7 @@ constexpr int32_t kMaxCode = 1 << 30;        // |code| <= kMaxCode
 
 // Decoding with the checksum test optional, so that the tests can reach the
 // parser and the entropy decoder with corrupted bytes that a checksum would
-// otherwise reject first.
+// otherwise reject first. (Compact streams have no checksum of their own.)
 void decompress_floats_unchecked(const uint8_t* stream, size_t size, float* out, size_t count,
                                  unsigned threads, bool verify_checksum);
 

@@ -120,7 +120,7 @@ TEST(FloatStreamMalformed, given_bad_magic_expect_foreign_format) {
 
 TEST(FloatStreamMalformed, given_future_version_or_unknown_predictor_expect_unsupported_version) {
   auto s = small_stream(Predictor::none);
-  s[4] = 2;
+  s[4] = 3;  // (2 is the compact form)
   EXPECT_EQ(code_of([&] { inspect_float_stream(s.data(), s.size()); }),
             ErrorCode::unsupported_version);
   s = small_stream(Predictor::none);
