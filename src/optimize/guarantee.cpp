@@ -163,11 +163,19 @@ GuaranteeResult guarantee_configuration(const AssessmentTable& table,
     // gives smaller configurations, each kept only if measured within budget.
     double effective = solve.budget;
     uint64_t best_bytes = result.history[accepted_step].bytes;
+    // Beyond the sum of every layer's largest effective drop the DP is free
+    // to take the cheapest candidate everywhere: nothing more to widen.
+    double most = 0.0;
+    for (const auto& layer : effective_drops(table, solve.drop_model, solve.dp_confidence)) {
+      double m = 0.0;
+      for (double d : layer) m = std::max(m, d);
+      most += m;
+    }
     int tries = 0;
-    while (tries < options.loosen_steps &&
+    while (budget > 0.0 && effective > 0.0 && tries < options.loosen_steps &&
            static_cast<long>(result.history.size()) < options.max_measurements) {
-      effective *= options.loosen_factor;
-      if (!(effective < 1e6)) break;
+      if (effective > most) break;
+      effective = std::min(effective * options.loosen_factor, most + solve.bucket);
       SolveOptions wider = solve;
       wider.budget = effective;
       Configuration config = solve_configuration(table, wider);

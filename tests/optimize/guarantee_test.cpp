@@ -118,6 +118,21 @@ TEST(Guarantee, given_pessimistic_additive_model_expect_loosening_to_smaller_wit
   EXPECT_GE(smaller, 25) << "loosening should pay off on most tables";
 }
 
+// A zero budget (pruning spent it all) once looped forever: 0 x 1.5 = 0.
+TEST(Guarantee, given_zero_or_tiny_budget_with_loosening_expect_termination) {
+  std::mt19937_64 rng(21);
+  const AssessmentTable table = testing::random_table(rng, 4, 8, kImages);
+  for (double budget : {0.0, 1e-9, 0.01}) {
+    GuaranteeOptions options;
+    options.solve.budget = budget;
+    options.loosen_steps = 4;
+    const GuaranteeResult r = guarantee_configuration(
+        table, options, [&](const std::vector<size_t>& c) { return measurement(additive_drop(table, c) / 3.0, 0); });
+    EXPECT_TRUE(r.success);
+    EXPECT_LE(r.measured_drop, budget + 1e-9);
+  }
+}
+
 TEST(Guarantee, given_bad_loosen_options_expect_invalid_argument) {
   std::mt19937_64 rng(3);
   const AssessmentTable table = testing::random_table(rng, 2, 4, kImages);
