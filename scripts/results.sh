@@ -36,7 +36,7 @@ for arch in "${ARCHS[@]}"; do
   else
     # Trains and prunes once (cached), and runs the default pipeline.
     "$DEEPSZ" run --model "$arch" --cache "$CACHE" -q "${DATA[@]}" >"$OUT/$arch-run.txt"
-    pruned="$CACHE/$arch-pruned-0.2.pt"
+    pruned="$CACHE/$arch-pruned-0.3-m0.1.pt"
   fi
   for method in default paper zfp; do
     case "$method" in
