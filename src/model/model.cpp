@@ -2,6 +2,8 @@
 #include "deepsz/interrupt.h"
 #include <torch/csrc/jit/serialization/import.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH64_state_t on the stack
+#include <xxhash.h>
 
 #include <chrono>
 #include <cmath>
@@ -21,6 +23,58 @@ constexpr const char* kNativeFormat = "deepsz-model";
 constexpr int64_t kNativeVersion = 1;
 constexpr const char* kExtraMetadata = "deepsz/metadata.json";
 constexpr const char* kExtraMasks = "deepsz/masks.bin";
+// Integrity of deepsz-native files: Model::save adds to the metadata dict one
+// XXH64 per tensor ("xxh64:parameter:NAME", "xxh64:mask:NAME") and one of the
+// other metadata entries ("xxh64:metadata"), 16 hex digits each; Model::load
+// checks them and keeps them out of Model::metadata(). Files without them
+// (written before) load unchecked. See docs/MODEL.md.
+constexpr const char* kChecksumPrefix = "xxh64:";
+constexpr const char* kChecksumMetadata = "xxh64:metadata";
+std::string parameter_checksum_key(const std::string& name) { return "xxh64:parameter:" + name; }
+std::string mask_checksum_key(const std::string& name) { return "xxh64:mask:" + name; }
+bool is_checksum_key(const std::string& key) { return key.rfind(kChecksumPrefix, 0) == 0; }
+
+void hash_u64(XXH64_state_t& s, uint64_t v) {
+  unsigned char le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(v >> (8 * i));
+  XXH64_update(&s, le, 8);
+}
+void hash_string(XXH64_state_t& s, const std::string& v) {
+  hash_u64(s, v.size());
+  XXH64_update(&s, v.data(), v.size());
+}
+std::string hex64(uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// XXH64 of a tensor as pickled: name, dtype, shape, then its bytes in row-major order.
+std::string tensor_checksum(const std::string& name, const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous();
+  XXH64_state_t s;
+  XXH64_reset(&s, 0);
+  hash_string(s, name);
+  hash_string(s, c10::toString(c.scalar_type()));
+  hash_u64(s, static_cast<uint64_t>(c.dim()));
+  for (int64_t d : c.sizes()) hash_u64(s, static_cast<uint64_t>(d));
+  const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * static_cast<uint64_t>(c.element_size());
+  hash_u64(s, nbytes);
+  if (nbytes > 0) XXH64_update(&s, c.data_ptr(), static_cast<size_t>(nbytes));
+  return hex64(XXH64_digest(&s));
+}
+
+// XXH64 of the metadata entries other than the checksums, in key order.
+std::string metadata_checksum(const std::map<std::string, std::string>& meta) {
+  XXH64_state_t s;
+  XXH64_reset(&s, 0);
+  for (const auto& [k, v] : meta)
+    if (!is_checksum_key(k)) {
+      hash_string(s, k);
+      hash_string(s, v);
+    }
+  return hex64(XXH64_digest(&s));
+}
 
 Layer linear(const std::string& name, int64_t in, int64_t out) {
   Layer l;
@@ -433,7 +487,36 @@ Model Model::load(const std::string& path) {
       if (version != kNativeVersion)
         throw Error(ErrorCode::unsupported_version, path + ": model file version " + std::to_string(version) +
                                                         " (this deepsz reads version 1)");
-      for (const auto& e : d.at("metadata").toGenericDict()) impl->meta[e.key().toStringRef()] = e.value().toStringRef();
+      std::map<std::string, std::string> sums;  // the checksum entries; empty in files written before them
+      for (const auto& e : d.at("metadata").toGenericDict()) {
+        const std::string& key = e.key().toStringRef();
+        (is_checksum_key(key) ? sums : impl->meta)[key] = e.value().toStringRef();
+      }
+      if (!sums.empty()) {
+        // Checked before anything in the file is used.
+        auto verify = [&](const std::string& key, const std::string& what, const std::string& actual) {
+          auto it = sums.find(key);
+          if (it == sums.end())
+            throw Error(ErrorCode::checksum_wrong, path + " is corrupt: no checksum for " + what);
+          if (it->second != actual)
+            throw Error(ErrorCode::checksum_wrong, path + " is corrupt: checksum mismatch in " + what);
+          sums.erase(it);
+        };
+        verify(kChecksumMetadata, "the metadata", metadata_checksum(impl->meta));
+        for (const auto& e : d.at("parameters").toGenericDict()) {
+          const std::string& name = e.key().toStringRef();
+          verify(parameter_checksum_key(name), "tensor '" + name + "'", tensor_checksum(name, e.value().toTensor()));
+        }
+        if (d.contains("masks"))
+          for (const auto& e : d.at("masks").toGenericDict()) {
+            const std::string& name = e.key().toStringRef();
+            verify(mask_checksum_key(name), "the mask of tensor '" + name + "'",
+                   tensor_checksum(name, e.value().toTensor()));
+          }
+        if (!sums.empty())
+          throw Error(ErrorCode::checksum_wrong,
+                      path + " is corrupt: no tensor for checksum entry '" + sums.begin()->first + "'");
+      }
       const std::string arch = impl->meta[meta::architecture];
       const int64_t classes = std::stoll(impl->meta.count(meta::classes) ? impl->meta[meta::classes] : "0");
       impl->layers = build_layers(arch, parse_shape(impl->meta[meta::input]), classes);
@@ -485,6 +568,14 @@ Model Model::load(const std::string& path) {
 }
 
 void Model::save(const std::string& path) const {
+  {
+    // The rename below would replace a device (/dev/null, /dev/full), a FIFO
+    // or a directory's entry by a regular file, and as root it succeeds.
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+      throw Error(ErrorCode::io_error, "cannot write '" + path + "': not a regular file");
+  }
   const std::string tmp = temp_path_for(path);
   // A SIGINT/SIGTERM while the temporary exists removes it (interrupt.h).
   TemporaryFileRegistration interrupt_guard(tmp);
@@ -494,13 +585,22 @@ void Model::save(const std::string& path) const {
       top.insert("format", std::string(kNativeFormat));
       top.insert("version", kNativeVersion);
       c10::Dict<std::string, std::string> md;
-      for (const auto& [k, v] : impl_->meta) md.insert(k, v);
-      top.insert("metadata", md);
+      for (const auto& [k, v] : impl_->meta)
+        if (!is_checksum_key(k)) md.insert(k, v);
+      md.insert(kChecksumMetadata, metadata_checksum(impl_->meta));
       c10::Dict<std::string, at::Tensor> ps;
-      for (const auto& [n, t] : impl_->params) ps.insert(n, t.detach().contiguous());
-      top.insert("parameters", ps);
+      for (const auto& [n, t] : impl_->params) {
+        torch::Tensor c = t.detach().contiguous();
+        ps.insert(n, c);
+        md.insert(parameter_checksum_key(n), tensor_checksum(n, c));
+      }
       c10::Dict<std::string, at::Tensor> ms;
-      for (const auto& [n, m] : impl_->masks) ms.insert(n, m);
+      for (const auto& [n, m] : impl_->masks) {
+        ms.insert(n, m);
+        md.insert(mask_checksum_key(n), tensor_checksum(n, m));
+      }
+      top.insert("metadata", md);
+      top.insert("parameters", ps);
       top.insert("masks", ms);
       std::vector<char> bytes = torch::pickle_save(top);
       std::ofstream out(tmp, std::ios::binary);
@@ -616,7 +716,11 @@ std::string Model::metadata(const std::string& key, const std::string& fallback)
   auto it = impl_->meta.find(key);
   return it == impl_->meta.end() ? fallback : it->second;
 }
-void Model::set_metadata(const std::string& key, const std::string& value) { impl_->meta[key] = value; }
+void Model::set_metadata(const std::string& key, const std::string& value) {
+  if (is_checksum_key(key))
+    throw Error(ErrorCode::invalid_argument, "metadata key '" + key + "': keys beginning with 'xxh64:' are reserved");
+  impl_->meta[key] = value;
+}
 
 // ---- Evaluator -------------------------------------------------------------
 

@@ -89,6 +89,21 @@ run_bad "info: truncated model" 1 "" -- "$DEEPSZ" info trunc.pt
 run_bad "info: a .dsz as model" 1 "" "dsz" -- "$DEEPSZ" info x.dsz
 run_bad "eval: corrupt model (zip header)" 1 "" -- "$DEEPSZ" eval corrupt.pt "${D[@]}"
 run_bad "eval: an IDX file as model" 1 "" -- "$DEEPSZ" eval data/t10k-images-idx3-ubyte "${D[@]}"
+# 16 bytes overwritten inside a tensor's data (libtorch's zip reader checks no
+# CRC; the model file's own XXH64s catch it, docs/MODEL.md). The data is found
+# by content, not by offset: two models created with different seeds differ
+# in their tensors' bytes (and checksums) only, and the middle one of the
+# differing bytes lies inside fc1.weight (88% of them).
+run_ok "create (seed 1)" "$DEEPSZ" create --model lenet300 --seed 1 -o c1.pt
+run_ok "create (seed 2)" "$DEEPSZ" create --model lenet300 --seed 2 -o c2.pt
+cmp -l c1.pt c2.pt > differ.txt
+off=$(sed -n "$(( $(wc -l < differ.txt) / 2 ))p" differ.txt | awk '{print $1 - 1}')
+cp c1.pt damaged.pt
+printf 'XXXXXXXXXXXXXXXX' | dd of=damaged.pt bs=1 seek="$off" conv=notrunc 2> /dev/null
+rm -f c2.pt differ.txt
+run_bad "info: 16 bytes overwritten inside a tensor" 1 "" "damaged.pt is corrupt: checksum mismatch in tensor 'fc1.weight'" -- "$DEEPSZ" info damaged.pt
+run_bad "eval: 16 bytes overwritten inside a tensor" 1 "" "checksum mismatch in tensor 'fc1.weight'" -- "$DEEPSZ" eval damaged.pt "${D[@]}"
+run_ok "info: the undamaged model" "$DEEPSZ" info c1.pt
 "$DSZ" inspect m.pt > out.log 2> err.log && fail "dsz inspect accepted a model file" || ok "dsz inspect: a model file -> $(cat err.log)"
 
 # ---- data directories ------------------------------------------------------

@@ -1,11 +1,13 @@
 // Model layer tests: small and quick, asserting real behaviour.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "deepsz/error.h"
@@ -262,6 +264,135 @@ TEST(ModelFile, given_garbage_expect_clean_rejection) {
   write_file(d / "z.pt", std::string("PK\x03\x04", 4) + std::string(100, 'x'));
   EXPECT_THROW(dm::Model::load((d / "z.pt").string()), deepsz::Error);
   EXPECT_THROW(dm::Model::load((d / "absent.pt").string()), deepsz::Error);
+}
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Offset in a saved model file of the stored bytes of `raw` (a tensor's data
+// as pickled: row-major, little-endian), which must occur exactly once.
+size_t find_unique(const std::string& file, const std::string& raw) {
+  size_t at = file.find(raw);
+  EXPECT_NE(at, std::string::npos) << "tensor data not found in the file";
+  if (at != std::string::npos) EXPECT_EQ(file.find(raw, at + 1), std::string::npos) << "tensor data found twice";
+  return at;
+}
+
+std::string float_bytes(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+// Load must fail with checksum_wrong and one line naming the file and `needle`.
+void expect_corrupt(const fs::path& p, const std::string& needle) {
+  try {
+    dm::Model::load(p.string());
+    FAIL() << "loaded the damaged file " << p;
+  } catch (const deepsz::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(deepsz::ErrorCode::checksum_wrong)) << msg;
+    EXPECT_NE(msg.find(p.string() + " is corrupt"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+
+TEST(ModelFile, given_bytes_overwritten_inside_a_tensor_expect_load_refuses_naming_file_and_tensor) {
+  auto d = temp_dir("checksum");
+  dm::Model m = dm::Model::create("lenet300", {}, 10, 7);
+  std::vector<uint8_t> mask(static_cast<size_t>(m.parameter_info("fc2.weight").numel), 0);
+  for (size_t i = 0; i < mask.size(); i += 3) mask[i] = 1;
+  m.set_mask("fc2.weight", mask);
+  m.save((d / "m.pt").string());
+  const std::string good = read_file(d / "m.pt");
+  ASSERT_NO_THROW(dm::Model::load((d / "m.pt").string()));
+
+  // 16 bytes overwritten in the middle of fc1.weight's data.
+  const std::vector<float> w = m.parameter("fc1.weight");
+  const size_t at = find_unique(good, float_bytes(w));
+  ASSERT_NE(at, std::string::npos);
+  std::string bad = good;
+  bad.replace(at + w.size() * sizeof(float) / 2, 16, "XXXXXXXXXXXXXXXX");
+  write_file(d / "w.pt", bad);
+  expect_corrupt(d / "w.pt", "checksum mismatch in tensor 'fc1.weight'");
+
+  // One float of a bias changed by one ulp.
+  const std::vector<float> b = m.parameter("fc3.bias");
+  const size_t bat = find_unique(good, float_bytes(b));
+  ASSERT_NE(bat, std::string::npos);
+  bad = good;
+  bad[bat + 4] = static_cast<char>(bad[bat + 4] ^ 1);
+  write_file(d / "b.pt", bad);
+  expect_corrupt(d / "b.pt", "checksum mismatch in tensor 'fc3.bias'");
+
+  // A pruned weight turned back on in the mask.
+  const size_t mat = find_unique(good, std::string(mask.begin(), mask.end()));
+  ASSERT_NE(mat, std::string::npos);
+  bad = good;
+  bad[mat + 1] = 1;
+  write_file(d / "k.pt", bad);
+  expect_corrupt(d / "k.pt", "checksum mismatch in the mask of tensor 'fc2.weight'");
+
+  // A checksum entry renamed (same length): its tensor is left without one.
+  const std::string key = "xxh64:parameter:fc2.bias";
+  const size_t kat = find_unique(good, key);
+  ASSERT_NE(kat, std::string::npos);
+  bad = good;
+  bad.replace(kat + key.size() - 4, 4, "bia$");
+  write_file(d / "n.pt", bad);
+  expect_corrupt(d / "n.pt", "no checksum for tensor 'fc2.bias'");
+}
+
+TEST(ModelFile, given_output_not_a_regular_file_expect_refused_and_left_alone) {
+  auto d = temp_dir("nonregular");
+  dm::Model m = dm::Model::create("lenet300", {}, 10, 1);
+  ASSERT_EQ(mkfifo((d / "fifo").c_str(), 0600), 0);
+  fs::create_directory(d / "dir");
+  for (const char* name : {"fifo", "dir"}) {
+    try {
+      m.save((d / name).string());
+      FAIL() << "saved over " << name;
+    } catch (const deepsz::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(fs::is_fifo(d / "fifo"));
+  EXPECT_TRUE(fs::is_directory(d / "dir"));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(d)) entries += e.exists();
+  EXPECT_EQ(entries, 2);  // no temporary left
+}
+
+TEST(ModelFile, given_file_without_checksums_expect_loaded_unchecked) {
+  // A file as written before the checksums: the same dictionary without the
+  // xxh64: entries. Made here by renaming them (same length) to ordinary keys.
+  auto d = temp_dir("old");
+  dm::Model m = dm::Model::create("lenet300", {}, 10, 8);
+  m.set_metadata("note", "hello");
+  m.save((d / "m.pt").string());
+  std::string bytes = read_file(d / "m.pt");
+  int renamed = 0;
+  for (size_t at = bytes.find("xxh64:"); at != std::string::npos; at = bytes.find("xxh64:", at + 1)) {
+    bytes.replace(at, 6, "old64:");
+    ++renamed;
+  }
+  EXPECT_EQ(renamed, 7);  // the metadata and six tensors
+  write_file(d / "old.pt", bytes);
+  dm::Model r = dm::Model::load((d / "old.pt").string());
+  for (const auto& p : m.parameters()) EXPECT_EQ(r.parameter(p.name), m.parameter(p.name)) << p.name;
+  EXPECT_EQ(r.metadata("note", ""), "hello");
+  EXPECT_EQ(r.metadata().count("old64:parameter:fc1.weight"), 1u);
+  // Saved again, it gets checksums; they never show in the metadata.
+  r.save((d / "new.pt").string());
+  dm::Model again = dm::Model::load((d / "new.pt").string());
+  EXPECT_EQ(again.metadata(), r.metadata());
+  for (const auto& [k, v] : again.metadata()) EXPECT_NE(k.rfind("xxh64:", 0), 0u) << k;
+  EXPECT_THROW(m.set_metadata("xxh64:metadata", "0"), deepsz::Error);
 }
 
 TEST(ModelFile, given_architecture_and_tensors_expect_rebuilt_model) {
