@@ -73,26 +73,6 @@ Timing best_time(int repeats, F&& f) {
   return t;
 }
 
-// `n` Laplacian(0, 0.05) weights kept of 20 n drawn (the largest |w|, in
-// drawing order): a pruned layer at 5% density.
-std::vector<float> pruned_laplacian(size_t n, uint64_t seed) {
-  if (n == 0) return {};
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-0.5, 0.5);
-  std::vector<double> all(n * 20);
-  for (auto& w : all) {
-    const double x = u(rng);
-    w = -0.05 * (x < 0 ? -1.0 : 1.0) * std::log(1.0 - 2.0 * std::fabs(x));
-  }
-  std::vector<double> mags(all.size());
-  for (size_t i = 0; i < all.size(); ++i) mags[i] = std::fabs(all[i]);
-  std::nth_element(mags.begin(), mags.begin() + (all.size() - n), mags.end());
-  const double threshold = mags[all.size() - n];
-  std::vector<float> v;
-  for (double w : all)
-    if (std::fabs(w) >= threshold && v.size() < n) v.push_back(float(w));
-  return v;
-}
 
 int small_streams(int repeats) {
   std::printf("pruned-like Laplacian weights (5%% kept), eb = 0.02 * rms, predictor none; "
@@ -103,7 +83,7 @@ int small_streams(int repeats) {
   size_t total_before = 0, total_after = 0;
   double total_entropy = 0;
   for (size_t n : {100, 300, 1000, 2600, 4600, 20000, 65536}) {
-    const std::vector<float> v = pruned_laplacian(n, n);
+    const std::vector<float> v = deepsz::pruned_laplacian_array(n, n);
     double ss = 0;
     for (float x : v) ss += double(x) * x;
     const double eb = 0.02 * std::sqrt(ss / double(n));
@@ -127,7 +107,7 @@ int small_streams(int repeats) {
     // learn its symbols.
     std::vector<std::vector<uint8_t>> others;
     for (uint64_t k = 1; k <= 16; ++k) {
-      const std::vector<float> w = pruned_laplacian(n, n * 1000 + k);
+      const std::vector<float> w = deepsz::pruned_laplacian_array(n, n * 1000 + k);
       others.push_back(deepsz::compress_floats(w.data(), n, o));
     }
     const Timing td = best_time(repeats, [&] {

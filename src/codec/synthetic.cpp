@@ -76,4 +76,23 @@ std::vector<uint64_t> random_mask_positions(uint64_t rows, uint64_t cols, double
   return pos;
 }
 
+std::vector<float> pruned_laplacian_array(size_t n, uint64_t seed) {
+  if (n == 0) return {};
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  std::vector<double> all(n * 20);
+  for (auto& w : all) {
+    const double x = u(rng);
+    w = -0.05 * (x < 0 ? -1.0 : 1.0) * std::log(1.0 - 2.0 * std::fabs(x));
+  }
+  std::vector<double> mags(all.size());
+  for (size_t i = 0; i < all.size(); ++i) mags[i] = std::fabs(all[i]);
+  std::nth_element(mags.begin(), mags.begin() + (all.size() - n), mags.end());
+  const double threshold = mags[all.size() - n];
+  std::vector<float> v;
+  for (double w : all)
+    if (std::fabs(w) >= threshold && v.size() < n) v.push_back(float(w));
+  return v;
+}
+
 }  // namespace deepsz

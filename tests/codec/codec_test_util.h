@@ -77,4 +77,15 @@ inline ::testing::AssertionResult throws_deepsz_error(const std::function<void()
   return ::testing::AssertionFailure() << "did not throw";
 }
 
+// The code of the deepsz::Error that f throws (a test failure if none).
+inline ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no deepsz::Error thrown";
+  return ErrorCode::io_error;
+}
+
 }  // namespace deepsz::test

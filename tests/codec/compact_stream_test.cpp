@@ -25,6 +25,7 @@ namespace {
 
 using codec_detail::decompress_floats_unchecked;
 using test::bits_of;
+using test::code_of;
 using test::every_value_within_bound;
 using test::float_from_bits;
 using test::lcg_floats;
@@ -44,35 +45,7 @@ CodecOptions options(double eb, Predictor p = Predictor::automatic, bool compact
 
 uint8_t version_of(const std::vector<uint8_t>& s) { return s.size() > 4 ? s[4] : 0; }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no deepsz::Error thrown";
-  return ErrorCode::io_error;
-}
 
-// Pruned-like: Laplacian weights, the largest 5% of |w| kept in order.
-std::vector<float> pruned_laplacian(size_t n, uint64_t seed) {
-  if (n == 0) return {};
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-0.5, 0.5);
-  std::vector<double> all(n * 20);
-  for (auto& w : all) {
-    const double x = u(rng);
-    w = -0.05 * (x < 0 ? -1.0 : 1.0) * std::log(1.0 - 2.0 * std::fabs(x));
-  }
-  std::vector<double> mags(all.size());
-  for (size_t i = 0; i < all.size(); ++i) mags[i] = std::fabs(all[i]);
-  std::nth_element(mags.begin(), mags.begin() + (all.size() - n), mags.end());
-  const double threshold = mags[all.size() - n];
-  std::vector<float> v;
-  for (double w : all)
-    if (std::fabs(w) >= threshold && v.size() < n) v.push_back(float(w));
-  return v;
-}
 
 struct Case {
   std::string name;
@@ -90,7 +63,7 @@ std::vector<Case> distributions(size_t n, double eb) {
     cases.push_back({name, std::move(v)});
   };
   make("gaussian", [&](size_t) { return gauss(rng) * 0.05f; });
-  cases.push_back({"pruned laplacian", pruned_laplacian(n, n + 1)});
+  cases.push_back({"pruned laplacian", pruned_laplacian_array(n, n + 1)});
   make("all equal", [&](size_t) { return 0.123f; });
   make("all zero", [&](size_t) { return 0.0f; });
   make("alternating extremes", [&](size_t i) { return i % 2 ? kMax : -kMax; });
@@ -159,7 +132,7 @@ TEST(CompactStream, given_small_arrays_of_many_sizes_and_distributions_expect_bo
 
 TEST(CompactStream, given_pruned_weights_expect_compact_close_to_entropy) {
   for (size_t n : {100, 300, 1000, 2600, 4600}) {
-    const auto v = pruned_laplacian(n, n);
+    const auto v = pruned_laplacian_array(n, n);
     double ss = 0;
     for (float x : v) ss += double(x) * x;
     const double eb = 0.02 * std::sqrt(ss / double(n));
@@ -185,7 +158,7 @@ TEST(CompactStream, given_large_or_multi_chunk_arrays_expect_the_chunked_form_un
     EXPECT_EQ(version_of(a), 1);
   }
   // Exactly 2^16 values may be compact; one more may not.
-  const auto edge = pruned_laplacian(65537, 5);
+  const auto edge = pruned_laplacian_array(65537, 5);
   EXPECT_EQ(version_of(compress_floats(edge.data(), 65536, options(1e-3))), 2);
   EXPECT_EQ(version_of(compress_floats(edge.data(), 65537, options(1e-3))), 1);
   // An array of several chunks keeps the chunked form (chunk_values is

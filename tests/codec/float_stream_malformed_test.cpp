@@ -16,6 +16,7 @@ namespace {
 using codec_detail::decompress_floats_unchecked;
 using codec_detail::kChecksumSize;
 using codec_detail::kFloatHeaderSize;
+using test::code_of;
 using test::lcg_floats;
 using test::throws_deepsz_error;
 
@@ -30,15 +31,6 @@ std::vector<uint8_t> small_stream(Predictor p, double eb = 1e-3) {
   return compress_floats(v.data(), v.size(), o);
 }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no deepsz::Error thrown";
-  return ErrorCode::io_error;
-}
 
 void put_u32(std::vector<uint8_t>& s, size_t at, uint32_t v) { std::memcpy(s.data() + at, &v, 4); }
 void put_u64(std::vector<uint8_t>& s, size_t at, uint64_t v) { std::memcpy(s.data() + at, &v, 8); }
