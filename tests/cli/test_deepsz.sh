@@ -13,37 +13,11 @@ DSZ="$2"
 GROUP="${3:-all}"
 # Skip the re-exec that sets the OpenMP wait policy: half the start-up time.
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
+PROG=deepsz
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-cli-test.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-run_ok() {
-  local what="$1"; shift
-  if "$@" > out.log 2> err.log; then ok "$what"; else fail "$what (exit $?): $(tail -3 err.log)"; fi
-}
-
-# run_bad DESCRIPTION EXPECTED_EXIT OUTPUT_PATH [GREP] -- CMD...
-run_bad() {
-  local what="$1" want="$2" out="$3" pattern=""; shift 3
-  if [[ "$1" != "--" ]]; then pattern="$1"; shift; fi
-  shift  # --
-  local before after rc lines
-  before=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
-  "$@" > out.log 2> err.log
-  rc=$?
-  after=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
-  lines=$(wc -l < err.log)
-  if [[ $rc -ne $want ]]; then fail "$what: exit $rc, expected $want ($(head -3 err.log))"; return; fi
-  if [[ $lines -ne 1 ]]; then fail "$what: $lines lines on stderr: $(head -5 err.log)"; return; fi
-  if ! grep -q '^deepsz: ' err.log; then fail "$what: stderr lacks the deepsz: prefix: $(cat err.log)"; return; fi
-  if [[ -n "$pattern" ]] && ! grep -qi -- "$pattern" err.log; then fail "$what: message lacks '$pattern': $(cat err.log)"; return; fi
-  if [[ -n "$out" && -e "$out" ]]; then fail "$what: output $out left behind"; return; fi
-  if [[ "$before" != "$after" ]]; then fail "$what: files changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"; return; fi
-  ok "$what -> exit $rc: $(cat err.log)"
-}
 
 be32() { printf "\\x$(printf %02x $(( ($1 >> 24) & 255 )))\\x$(printf %02x $(( ($1 >> 16) & 255 )))\\x$(printf %02x $(( ($1 >> 8) & 255 )))\\x$(printf %02x $(( $1 & 255 )))"; }
 # write_idx DIR PREFIX COUNT SIDE [LABEL_MOD]: random pixels, labels i % LABEL_MOD.
@@ -209,8 +183,4 @@ interrupt TERM 0.5 pruned.pt "$DEEPSZ" prune m.pt "${D[@]}" --density 0.1 --step
 cksum m.pt | cmp -s - m.sum || fail "the input model changed by the interrupted prune"
 fi
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "all deepsz command-line tests passed"
+finish

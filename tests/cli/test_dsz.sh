@@ -6,38 +6,11 @@
 set -uo pipefail
 DSZ="$1"
 HELPER="$2"
+PROG=dsz
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/dsz-cli-test.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-# run_ok DESCRIPTION CMD...: must exit 0.
-run_ok() {
-  local what="$1"; shift
-  if "$@" > out.log 2> err.log; then ok "$what"; else fail "$what (exit $?): $(cat err.log)"; fi
-}
-
-# run_bad DESCRIPTION EXPECTED_EXIT OUTPUT_PATH CMD...: must exit with the
-# expected code, print exactly one stderr line starting "dsz: ", leave
-# OUTPUT_PATH absent and no temporary file in the directory.
-run_bad() {
-  local what="$1" want="$2" out="$3"; shift 3
-  local before after
-  before=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
-  "$@" > out.log 2> err.log
-  local rc=$?
-  after=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
-  local lines
-  lines=$(wc -l < err.log)
-  if [[ $rc -ne $want ]]; then fail "$what: exit $rc, expected $want ($(cat err.log))"; return; fi
-  if [[ $lines -ne 1 ]]; then fail "$what: $lines lines on stderr: $(cat err.log)"; return; fi
-  if ! grep -q '^dsz: ' err.log; then fail "$what: stderr lacks the dsz: prefix: $(cat err.log)"; return; fi
-  if [[ -n "$out" && -e "$out" ]]; then fail "$what: output $out left behind"; return; fi
-  if [[ "$before" != "$after" ]]; then fail "$what: files changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"; return; fi
-  ok "$what -> exit $rc: $(cat err.log)"
-}
 
 "$HELPER" gen w.f32 200000 0.1 1 || exit 1
 "$HELPER" gen special.f32 5000 0.5 2 special || exit 1
@@ -91,8 +64,8 @@ run_ok "inspect json parses" "$HELPER" inspect-json inspect.json
 
 # ---- several tensors --------------------------------------------------------
 run_ok "multi-tensor container" "$HELPER" multi m.dsz
-run_bad "several tensors, no --tensor" 2 m.out.f32 "$DSZ" decompress m.dsz m.out.f32
-run_bad "unknown --tensor" 1 m.out.f32 "$DSZ" decompress m.dsz m.out.f32 --tensor nope
+run_bad "several tensors, no --tensor" 2 m.out.f32 -- "$DSZ" decompress m.dsz m.out.f32
+run_bad "unknown --tensor" 1 m.out.f32 -- "$DSZ" decompress m.dsz m.out.f32 --tensor nope
 run_ok "--tensor fc1/bias" "$DSZ" decompress m.dsz bias.f32 --tensor fc1/bias
 [[ $(stat -c %s bias.f32) -eq 24 ]] || fail "bias.f32 has the wrong size"
 mkdir outdir
@@ -109,59 +82,59 @@ run_ok "multi json parses" "$HELPER" inspect-json m.json
 cp w.dsz corrupt.dsz
 printf '\xff' | dd of=corrupt.dsz bs=1 seek=100 conv=notrunc 2> /dev/null
 head -c 1000 w.dsz > short.dsz
-run_bad "--abs negative" 2 x.dsz "$DSZ" compress --abs -1 w.f32 x.dsz
-run_bad "--abs NaN" 2 x.dsz "$DSZ" compress --abs nan w.f32 x.dsz
-run_bad "--abs inf" 2 x.dsz "$DSZ" compress --abs inf w.f32 x.dsz
-run_bad "--abs not a number" 2 x.dsz "$DSZ" compress --abs abc w.f32 x.dsz
-run_bad "--rel negative" 2 x.dsz "$DSZ" compress --rel -0.1 w.f32 x.dsz
-run_bad "--abs and --rel" 2 x.dsz "$DSZ" compress --abs 1 --rel 1 w.f32 x.dsz
-run_bad "no bound" 2 x.dsz "$DSZ" compress w.f32 x.dsz
-run_bad "--threads 0" 2 x.dsz "$DSZ" compress --abs 1e-3 --threads 0 w.f32 x.dsz
-run_bad "--threads 1025" 2 x.dsz "$DSZ" compress --abs 1e-3 --threads 1025 w.f32 x.dsz
-run_bad "--threads -1" 2 x.dsz "$DSZ" compress --abs 1e-3 --threads -1 w.f32 x.dsz
-run_bad "--predictor bogus" 2 x.dsz "$DSZ" compress --abs 1e-3 --predictor bogus w.f32 x.dsz
-run_bad "zfp with bound 0" 2 x.dsz "$DSZ" compress --abs 0 --codec zfp w.f32 x.dsz
-run_bad "zfp with NaN input" 1 x.dsz "$DSZ" compress --abs 1e-3 --codec zfp special.f32 x.dsz
-run_bad "input size not a multiple of 4" 1 x.dsz "$DSZ" compress --abs 1e-3 bad.f32 x.dsz
-run_bad "missing input" 1 x.dsz "$DSZ" compress --abs 1e-3 nofile.f32 x.dsz
-run_bad "OUT equal to IN" 2 "" "$DSZ" compress --abs 1e-3 w.f32 w.f32
-run_bad "OUT equal to IN via ./" 2 "" "$DSZ" compress --abs 1e-3 w.f32 ./w.f32
-run_bad "OUT is a directory" 2 "" "$DSZ" compress --abs 1e-3 w.f32 outdir
-run_bad "OUT in a missing directory" 1 "" "$DSZ" compress --abs 1e-3 w.f32 no/such/x.dsz
-run_bad "decompress OUT equal to IN" 2 "" "$DSZ" decompress w.dsz w.dsz
-run_bad "decompress a raw file" 1 x.f32 "$DSZ" decompress w.f32 x.f32
-run_bad "decompress corrupt file" 1 x.f32 "$DSZ" decompress corrupt.dsz x.f32
-run_bad "decompress truncated file" 1 x.f32 "$DSZ" decompress short.dsz x.f32
-run_bad "decompress missing file" 1 x.f32 "$DSZ" decompress nofile.dsz x.f32
-run_bad "decompress --threads 0" 2 x.f32 "$DSZ" decompress --threads 0 w.dsz x.f32
-run_bad "inspect a raw file" 1 "" "$DSZ" inspect w.f32
-run_bad "inspect corrupt file" 1 "" "$DSZ" inspect corrupt.dsz
-run_bad "inspect missing file" 1 "" "$DSZ" inspect nofile.dsz
-run_bad "bench without --abs" 2 "" "$DSZ" bench small.f32
-run_bad "bench --abs negative" 2 "" "$DSZ" bench small.f32 --abs 1e-3,-1
-run_bad "bench bad input size" 1 "" "$DSZ" bench bad.f32 --abs 1e-3
-run_bad "no command" 2 "" "$DSZ"
-run_bad "unknown command" 2 "" "$DSZ" frobnicate
-run_bad "unknown option" 2 x.dsz "$DSZ" compress --abs 1e-3 --fast w.f32 x.dsz
-run_bad "extra argument" 2 x.dsz "$DSZ" compress --abs 1e-3 w.f32 x.dsz extra
+run_bad "--abs negative" 2 x.dsz -- "$DSZ" compress --abs -1 w.f32 x.dsz
+run_bad "--abs NaN" 2 x.dsz -- "$DSZ" compress --abs nan w.f32 x.dsz
+run_bad "--abs inf" 2 x.dsz -- "$DSZ" compress --abs inf w.f32 x.dsz
+run_bad "--abs not a number" 2 x.dsz -- "$DSZ" compress --abs abc w.f32 x.dsz
+run_bad "--rel negative" 2 x.dsz -- "$DSZ" compress --rel -0.1 w.f32 x.dsz
+run_bad "--abs and --rel" 2 x.dsz -- "$DSZ" compress --abs 1 --rel 1 w.f32 x.dsz
+run_bad "no bound" 2 x.dsz -- "$DSZ" compress w.f32 x.dsz
+run_bad "--threads 0" 2 x.dsz -- "$DSZ" compress --abs 1e-3 --threads 0 w.f32 x.dsz
+run_bad "--threads 1025" 2 x.dsz -- "$DSZ" compress --abs 1e-3 --threads 1025 w.f32 x.dsz
+run_bad "--threads -1" 2 x.dsz -- "$DSZ" compress --abs 1e-3 --threads -1 w.f32 x.dsz
+run_bad "--predictor bogus" 2 x.dsz -- "$DSZ" compress --abs 1e-3 --predictor bogus w.f32 x.dsz
+run_bad "zfp with bound 0" 2 x.dsz -- "$DSZ" compress --abs 0 --codec zfp w.f32 x.dsz
+run_bad "zfp with NaN input" 1 x.dsz -- "$DSZ" compress --abs 1e-3 --codec zfp special.f32 x.dsz
+run_bad "input size not a multiple of 4" 1 x.dsz -- "$DSZ" compress --abs 1e-3 bad.f32 x.dsz
+run_bad "missing input" 1 x.dsz -- "$DSZ" compress --abs 1e-3 nofile.f32 x.dsz
+run_bad "OUT equal to IN" 2 "" -- "$DSZ" compress --abs 1e-3 w.f32 w.f32
+run_bad "OUT equal to IN via ./" 2 "" -- "$DSZ" compress --abs 1e-3 w.f32 ./w.f32
+run_bad "OUT is a directory" 2 "" -- "$DSZ" compress --abs 1e-3 w.f32 outdir
+run_bad "OUT in a missing directory" 1 "" -- "$DSZ" compress --abs 1e-3 w.f32 no/such/x.dsz
+run_bad "decompress OUT equal to IN" 2 "" -- "$DSZ" decompress w.dsz w.dsz
+run_bad "decompress a raw file" 1 x.f32 -- "$DSZ" decompress w.f32 x.f32
+run_bad "decompress corrupt file" 1 x.f32 -- "$DSZ" decompress corrupt.dsz x.f32
+run_bad "decompress truncated file" 1 x.f32 -- "$DSZ" decompress short.dsz x.f32
+run_bad "decompress missing file" 1 x.f32 -- "$DSZ" decompress nofile.dsz x.f32
+run_bad "decompress --threads 0" 2 x.f32 -- "$DSZ" decompress --threads 0 w.dsz x.f32
+run_bad "inspect a raw file" 1 "" -- "$DSZ" inspect w.f32
+run_bad "inspect corrupt file" 1 "" -- "$DSZ" inspect corrupt.dsz
+run_bad "inspect missing file" 1 "" -- "$DSZ" inspect nofile.dsz
+run_bad "bench without --abs" 2 "" -- "$DSZ" bench small.f32
+run_bad "bench --abs negative" 2 "" -- "$DSZ" bench small.f32 --abs 1e-3,-1
+run_bad "bench bad input size" 1 "" -- "$DSZ" bench bad.f32 --abs 1e-3
+run_bad "no command" 2 "" -- "$DSZ"
+run_bad "unknown command" 2 "" -- "$DSZ" frobnicate
+run_bad "unknown option" 2 x.dsz -- "$DSZ" compress --abs 1e-3 --fast w.f32 x.dsz
+run_bad "extra argument" 2 x.dsz -- "$DSZ" compress --abs 1e-3 w.f32 x.dsz extra
 
-run_bad "OUT is /dev/full" 1 "" "$DSZ" compress --abs 1e-3 w.f32 /dev/full
+run_bad "OUT is /dev/full" 1 "" -- "$DSZ" compress --abs 1e-3 w.f32 /dev/full
 [[ -c /dev/full ]] || fail "/dev/full is no longer a device"
-run_bad "decompress OUT is /dev/full" 1 "" "$DSZ" decompress w.dsz /dev/full
+run_bad "decompress OUT is /dev/full" 1 "" -- "$DSZ" decompress w.dsz /dev/full
 # A full disk: writes fail with EFBIG past 64 KiB (SIGXFSZ ignored).
-run_bad "write fails midway (file size limit)" 1 big.dsz bash -c "ulimit -f 64; trap '' XFSZ; exec \"\$0\" \"\$@\"" \
+run_bad "write fails midway (file size limit)" 1 big.dsz -- bash -c "ulimit -f 64; trap '' XFSZ; exec \"\$0\" \"\$@\"" \
   "$DSZ" compress --abs 0 --codec lossless w.f32 big.dsz
 grep -q "too large" err.log || fail "the write failure is not reported: $(cat err.log)"
 "$HELPER" bomb bomb.dsz 4194304 4194304 || exit 1  # 2^44 elements, one nonzero
 [[ $(stat -c %s bomb.dsz) -lt 1024 ]] || fail "bomb.dsz is not tiny"
-run_bad "decompress a 64 TiB sparse tensor" 1 x.f32 "$DSZ" decompress bomb.dsz x.f32
+run_bad "decompress a 64 TiB sparse tensor" 1 x.f32 -- "$DSZ" decompress bomb.dsz x.f32
 grep -q "memory limit" err.log || fail "no memory limit message: $(cat err.log)"
 "$HELPER" bomb bomb2.dsz 1024 1024 || exit 1          # 4 MiB dense
-run_bad "decompress above --max-memory 1M" 1 x.f32 "$DSZ" decompress --max-memory 1M bomb2.dsz x.f32
+run_bad "decompress above --max-memory 1M" 1 x.f32 -- "$DSZ" decompress --max-memory 1M bomb2.dsz x.f32
 run_ok "decompress within --max-memory 4M" "$DSZ" decompress --max-memory 4M bomb2.dsz x.f32
 rm -f x.f32
-run_bad "--max-memory bogus" 2 x.f32 "$DSZ" decompress --max-memory 12Q bomb2.dsz x.f32
-run_bad "--max-memory -1" 2 x.f32 "$DSZ" decompress --max-memory -1 bomb2.dsz x.f32
+run_bad "--max-memory bogus" 2 x.f32 -- "$DSZ" decompress --max-memory 12Q bomb2.dsz x.f32
+run_bad "--max-memory -1" 2 x.f32 -- "$DSZ" decompress --max-memory -1 bomb2.dsz x.f32
 
 # ---- interrupts ---------------------------------------------------------------
 # The input is a FIFO that the test holds open: dsz is certainly in the middle
@@ -221,8 +194,4 @@ cp out.log bench.json
 run_ok "bench json parses, bounds held" "$HELPER" bench-json bench.json
 run_ok "bench --abs repeated" "$DSZ" bench small.f32 --abs 1e-3 --abs 1e-2 --repetitions 1
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "all dsz command-line tests passed"
+finish

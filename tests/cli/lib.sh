@@ -1,0 +1,45 @@
+# Shared helpers of the command-line tests (sourced; not run on its own).
+# The caller sets PROG to the program's name ("dsz", "deepsz"): every failing
+# command must print exactly one stderr line starting "PROG: ".
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+# run_ok DESCRIPTION CMD...: must exit 0.
+run_ok() {
+  local what="$1"; shift
+  if "$@" > out.log 2> err.log; then ok "$what"; else fail "$what (exit $?): $(tail -3 err.log)"; fi
+}
+
+# run_bad DESCRIPTION EXPECTED_EXIT OUTPUT_PATH [GREP] -- CMD...: must exit
+# with the expected code, print exactly one stderr line "PROG: ..." (matching
+# GREP, case-insensitive, when given), leave OUTPUT_PATH absent and no file
+# added, removed or renamed in the working directory.
+run_bad() {
+  local what="$1" want="$2" out="$3" pattern=""; shift 3
+  if [[ "$1" != "--" ]]; then pattern="$1"; shift; fi
+  if [[ "$1" != "--" ]]; then fail "$what: run_bad needs -- before the command"; return; fi
+  shift
+  local before after rc lines
+  before=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
+  "$@" > out.log 2> err.log
+  rc=$?
+  after=$(ls -A | grep -v -e '^err.log$' -e '^out.log$' | sort)
+  lines=$(wc -l < err.log)
+  if [[ $rc -ne $want ]]; then fail "$what: exit $rc, expected $want ($(head -3 err.log))"; return; fi
+  if [[ $lines -ne 1 ]]; then fail "$what: $lines lines on stderr: $(head -5 err.log)"; return; fi
+  if ! grep -q "^$PROG: " err.log; then fail "$what: stderr lacks the $PROG: prefix: $(cat err.log)"; return; fi
+  if [[ -n "$pattern" ]] && ! grep -qi -- "$pattern" err.log; then fail "$what: message lacks '$pattern': $(cat err.log)"; return; fi
+  if [[ -n "$out" && -e "$out" ]]; then fail "$what: output $out left behind"; return; fi
+  if [[ "$before" != "$after" ]]; then fail "$what: files changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"; return; fi
+  ok "$what -> exit $rc: $(cat err.log)"
+}
+
+# finish: the summary line and the exit status of the script.
+finish() {
+  if [[ $failures -ne 0 ]]; then
+    echo "$failures failure(s)" >&2
+    exit 1
+  fi
+  echo "all $PROG command-line tests passed"
+}
