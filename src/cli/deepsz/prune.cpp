@@ -12,43 +12,21 @@ namespace {
 struct PruneArgs {
   DataOptions data;
   std::string model, output;
-  double density = 0, max_loss = -1;
-  std::vector<std::string> layers;
-  bool conv = false, json = false, quiet = false;
-  uint64_t seed = 1;
-  int step_epochs = 3, final_epochs = 4;
-  double lr = 1e-3;
-  double weight_decay = 0.1;
-  std::string allocation = "erk", score = "activation";
-  double margin = 0.1, step_factor = 0.75, distill = 0.0, temperature = 2.0, erk_power = 1.4, fine_step_factor = 0.85;
+  model::PruneOptions prune;  // bound straight to the options: one set of defaults
+  std::string score = "activation";
+  bool json = false, quiet = false;
 };
 
 void run_prune(const PruneArgs& a) {
   model::init_runtime(a.data.threads);
-  if ((a.density > 0) == (a.max_loss >= 0)) throw Error(ErrorCode::invalid_argument, "give exactly one of --density or --max-loss");
-  if (a.density > 0 && a.density > 1) throw Error(ErrorCode::invalid_argument, "--density must be in (0, 1]");
+  if ((a.prune.density > 0) == (a.prune.max_loss >= 0)) throw Error(ErrorCode::invalid_argument, "give exactly one of --density or --max-loss");
+  if (a.prune.density > 1) throw Error(ErrorCode::invalid_argument, "--density must be in (0, 1]");
   check_output_path(a.output, {a.model});
   model::Model m = model::Model::load(a.model);
   apply_preprocessing(a.data, m);
   model::Dataset data = load_data_for(a.data, &m);
-  model::PruneOptions o;
-  o.density = a.density;
-  o.max_loss = a.max_loss;
-  o.layers = a.layers;
-  o.conv = a.conv;
-  o.seed = a.seed;
-  o.step_epochs = a.step_epochs;
-  o.final_epochs = a.final_epochs;
-  o.learning_rate = a.lr;
-  o.weight_decay = a.weight_decay;
-  o.allocation = a.allocation;
+  model::PruneOptions o = a.prune;
   o.activation_scores = a.score == "activation";
-  o.margin = a.margin;
-  o.step_factor = a.step_factor;
-  o.distill = a.distill;
-  o.fine_step_factor = a.fine_step_factor;
-  o.erk_power = a.erk_power;
-  o.temperature = a.temperature;
   if (!a.quiet) {
     o.log = log_line;
     o.progress = progress_printer("retrain");
@@ -84,41 +62,41 @@ void add_prune_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("prune", "magnitude pruning with retraining, masks held");
   cmd->add_option("model", args->model, "model file (deepsz or TorchScript)")->required();
   add_data_options(cmd, args->data);
-  auto* d = cmd->add_option("--density", args->density, "target density over the pruned tensors, in (0, 1]");
+  auto* d = cmd->add_option("--density", args->prune.density, "target density over the pruned tensors, in (0, 1]");
   d->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
-  auto* l = cmd->add_option("--max-loss", args->max_loss, "largest val top-1 loss in percentage points");
+  auto* l = cmd->add_option("--max-loss", args->prune.max_loss, "largest val top-1 loss in percentage points");
   l->check(CLI::Range(0.0, 100.0));
   d->excludes(l);
-  cmd->add_option("--layers", args->layers, "comma-separated tensors or layers to prune (default: all fc)")->delimiter(',');
-  cmd->add_flag("--conv", args->conv, "prune convolution weights too");
-  cmd->add_option("--seed", args->seed, "seed of the retraining shuffles")->capture_default_str();
-  cmd->add_option("--step-epochs", args->step_epochs, "retraining epochs after each step")->capture_default_str()->check(CLI::Range(0, 1000));
-  cmd->add_option("--final-epochs", args->final_epochs, "fine-tuning epochs of the chosen model")->capture_default_str()->check(CLI::Range(0, 1000));
-  cmd->add_option("--lr", args->lr, "retraining learning rate (Adam, cosine decay)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
+  cmd->add_option("--layers", args->prune.layers, "comma-separated tensors or layers to prune (default: all fc)")->delimiter(',');
+  cmd->add_flag("--conv", args->prune.conv, "prune convolution weights too");
+  cmd->add_option("--seed", args->prune.seed, "seed of the retraining shuffles")->capture_default_str();
+  cmd->add_option("--step-epochs", args->prune.step_epochs, "retraining epochs after each step")->capture_default_str()->check(CLI::Range(0, 1000));
+  cmd->add_option("--final-epochs", args->prune.final_epochs, "fine-tuning epochs of the chosen model")->capture_default_str()->check(CLI::Range(0, 1000));
+  cmd->add_option("--lr", args->prune.learning_rate, "retraining learning rate (Adam, cosine decay)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--weight-decay", args->prune.weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--allocation", args->allocation, "per-tensor densities: erk or sensitivity (scan)")
+  cmd->add_option("--allocation", args->prune.allocation, "per-tensor densities: erk or sensitivity (scan)")
       ->check(CLI::IsMember({"erk", "sensitivity"}))
       ->capture_default_str();
   cmd->add_option("--score", args->score, "pruning score: activation (|w| x input rms) or magnitude (|w|)")
       ->check(CLI::IsMember({"activation", "magnitude"}))
       ->capture_default_str();
-  cmd->add_option("--margin", args->margin, "validation safety margin in points (--max-loss)")
+  cmd->add_option("--margin", args->prune.margin, "validation safety margin in points (--max-loss)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--step-factor", args->step_factor, "density ratio between successive steps")
+  cmd->add_option("--step-factor", args->prune.step_factor, "density ratio between successive steps")
       ->capture_default_str()
       ->check(CLI::Range(0.3, 0.95));
-  cmd->add_option("--fine-step-factor", args->fine_step_factor, "density ratio between successive steps below 10% density")
+  cmd->add_option("--fine-step-factor", args->prune.fine_step_factor, "density ratio between successive steps below 10% density")
       ->capture_default_str()
       ->check(CLI::Range(0.3, 0.95));
-  cmd->add_option("--erk-power", args->erk_power, "ERK allocation: density proportional to (sum(shape)/prod(shape))^power")
+  cmd->add_option("--erk-power", args->prune.erk_power, "ERK allocation: density proportional to (sum(shape)/prod(shape))^power")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 4.0));
-  cmd->add_option("--distill", args->distill, "weight in [0, 1] of distillation from the input model while retraining (0: off)")
+  cmd->add_option("--distill", args->prune.distill, "weight in [0, 1] of distillation from the input model while retraining (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--temperature", args->temperature, "temperature of the distillation targets")
+  cmd->add_option("--temperature", args->prune.temperature, "temperature of the distillation targets")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 100.0));
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
