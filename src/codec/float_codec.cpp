@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,7 @@
 #endif
 
 #include "adaptive_range_coder.h"
-#include "codec_io.h"
+#include "byte_io.h"
 #include "deepsz/codec.h"
 #include "float_codec_internal.h"
 #include "parallel_tasks.h"
@@ -34,8 +35,38 @@
 namespace deepsz {
 
 using namespace codec_detail;
+using byte_io::ByteReader;
+using byte_io::ByteWriter;
+using byte_io::load_u16;
+using byte_io::load_u32;
+using byte_io::load_u64;
+using byte_io::ReadFault;
+using byte_io::store_u32;
+using byte_io::store_u64;
+using byte_io::VarintForm;
 
 namespace {
+
+[[noreturn]] void fail(ErrorCode code, const std::string& what) { throw Error(code, what); }
+
+// A reusable work buffer that is never zero-filled: get(n) keeps the old
+// storage when it is large enough, so a worker pays for allocation (and page
+// faults) once, not per chunk.
+template <class T>
+class ScratchBuffer {
+ public:
+  T* get(size_t n) {
+    if (n > capacity_) {
+      data_.reset(new T[n]);
+      capacity_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  size_t capacity_ = 0;
+};
 
 constexpr int32_t kEscapeCode = std::numeric_limits<int32_t>::min();
 constexpr uint8_t kExactZstd = 1;    // chunk flag: exact section is zstd over byte planes
@@ -568,6 +599,15 @@ struct DecodeScratch {
   fail(ErrorCode::corruption_detected, "float stream: " + what);
 }
 
+// The errors of the float stream readers, named by section ("float chunk").
+std::string read_message(ReadFault fault, const char* section, const char* /*field*/) {
+  switch (fault) {
+    case ReadFault::truncated: return std::string(section) + ": stream ends early";
+    case ReadFault::varint_not_shortest: return "float stream: varint not in its shortest form";
+    default: return std::string(section) + ": overlong varint";
+  }
+}
+
 struct ChunkRef {
   size_t offset;
   uint32_t bytes;
@@ -598,7 +638,7 @@ uint8_t stream_version(const uint8_t* stream, size_t size) {
 
 // Format v1 (chunked) header and chunk table.
 ParsedStream parse_stream(const uint8_t* stream, size_t size) {
-  ByteReader r(stream, size, "float stream header");
+  ByteReader r(stream, size, read_message, "float stream header");
   r.u32();
   r.u8();  // version, checked by stream_version
   const uint8_t predictor = r.u8();
@@ -828,7 +868,7 @@ void decode_lorenzo_symbols(const LorenzoEntry* table, const double* deltas, uin
 
 void decode_chunk(const uint8_t* payload, size_t size, const ChunkRef& ch, Predictor pred,
                   const QuantParams& q, float* out, DecodeScratch& sc) {
-  ByteReader r(payload, size, "float chunk");
+  ByteReader r(payload, size, read_message, "float chunk");
   const size_t n = ch.values;
   const uint8_t flags = r.u8();
   if (flags & ~(kExactZstd | kSymbolsZstd)) corrupt("unknown chunk flags");
@@ -859,9 +899,10 @@ void decode_chunk(const uint8_t* payload, size_t size, const ChunkRef& ch, Predi
     uint64_t sum = 0;
     uint32_t s = 0;
     while (s < alphabet) {
-      const uint64_t v = r.varint(3);
+      // Varints of at most 3 bytes; version 1 does not ask for the shortest form.
+      const uint64_t v = r.varint("frequency", 3, VarintForm::any);
       if (v == 0) {
-        const uint64_t run = r.varint(3) + 1;
+        const uint64_t run = r.varint("zero run", 3, VarintForm::any) + 1;
         if (run > alphabet - s) corrupt("frequency table overruns the alphabet");
         s += uint32_t(run);
       } else {
@@ -946,19 +987,11 @@ struct CompactStream {
   size_t symbol_bytes = 0;
 };
 
-// LEB128 of at most max_bytes bytes, in its shortest form.
-uint64_t read_varint(ByteReader& r, int max_bytes) {
-  const uint8_t* start = r.position();
-  const uint64_t v = r.varint(max_bytes);
-  const size_t len = size_t(r.position() - start);
-  if (len > 1 && start[len - 1] == 0) corrupt("varint not in its shortest form");
-  return v;
-}
-
 // Header and section bounds of a compact stream; everything but the symbol
-// section is checked, before anything is allocated (count <= 2^16).
+// section is checked, before anything is allocated (count <= 2^16). Its
+// varints must be in their shortest form (the reader's default).
 CompactStream parse_compact(const uint8_t* stream, size_t size) {
-  ByteReader r(stream, size, "compact float stream");
+  ByteReader r(stream, size, read_message, "compact float stream");
   r.u32();
   r.u8();  // magic and version, checked by stream_version
   CompactStream cs;
@@ -968,22 +1001,22 @@ CompactStream parse_compact(const uint8_t* stream, size_t size) {
   cs.info.predictor = Predictor(flags & 1);
   cs.exact_zstd = (flags & kCompactExactZstd) != 0;
   cs.prior = (flags >> kCompactPriorShift) & (kAdaptivePriors - 1);
-  cs.info.count = read_varint(r, 3);
+  cs.info.count = r.varint("count", 3);
   if (cs.info.count > kCompactMaxCount) corrupt("compact stream declares more than 65536 values");
   cs.info.abs_error_bound = r.f64();
   if (!(std::isfinite(cs.info.abs_error_bound) && cs.info.abs_error_bound >= 0.0))
     corrupt("error bound is negative or not finite");
   cs.info.chunks = cs.info.count ? 1 : 0;
-  cs.info.exact_values = read_varint(r, 3);
+  cs.info.exact_values = r.varint("exact_count", 3);
   if (cs.info.exact_values > cs.info.count) corrupt("more exact values than values");
-  const uint64_t ncodes = read_varint(r, 2);
+  const uint64_t ncodes = r.varint("ncodes", 2);
   if (ncodes > kMaxAlphabet - 1) corrupt("alphabet size out of range");
   cs.ncodes = uint32_t(ncodes);
   // No codes exactly when every value is stored exactly (or there is none).
   if ((cs.ncodes == 0) != (cs.info.exact_values == cs.info.count))
     corrupt("code count disagrees with exact count");
   if (cs.ncodes) {
-    const uint64_t z = read_varint(r, 5);
+    const uint64_t z = r.varint("min_code", 5);
     if (z > 0xFFFFFFFFull) corrupt("code range out of bounds");
     const int64_t min_code = unzigzag(z);
     if (min_code < -kMaxCode || min_code + int64_t(cs.ncodes) - 1 > kMaxCode)
@@ -994,7 +1027,7 @@ CompactStream parse_compact(const uint8_t* stream, size_t size) {
   if (cs.alphabet <= 1 && cs.prior != 0) corrupt("prior given without symbols to code");
   if (cs.exact_zstd) {
     if (cs.info.exact_values == 0) corrupt("compressed exact section without exact values");
-    cs.exact_bytes = size_t(read_varint(r, 3));
+    cs.exact_bytes = size_t(r.varint("exact_bytes", 3));
   } else {
     cs.exact_bytes = size_t(4 * cs.info.exact_values);
   }

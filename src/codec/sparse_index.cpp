@@ -14,15 +14,27 @@
 #include <new>
 #include <string>
 
-#include "index_bytes.h"
+#include "byte_io.h"
 #include "index_context.h"
 #include "index_gap8.h"
 
 namespace deepsz {
 namespace {
 
-using index_detail::ByteReader;
-using index_detail::put_varint;
+using byte_io::ByteReader;
+using byte_io::ByteWriter;
+using byte_io::ReadFault;
+
+// The errors of the header reader, named by field ("rows"). Every varint is
+// in its shortest form (at most 10 bytes, at most 2^64 - 1).
+std::string read_message(ReadFault fault, const char* /*section*/, const char* field) {
+  switch (fault) {
+    case ReadFault::truncated: return std::string("sparse index: stream ends before ") + field;
+    case ReadFault::varint_above_64_bits: return std::string("sparse index: varint overflow in ") + field;
+    case ReadFault::varint_not_shortest: return std::string("sparse index: non-canonical varint in ") + field;
+    default: return std::string("sparse index: varint too long in ") + field;
+  }
+}
 
 // The context coder's arithmetic (64-bit products of counts and 2^-32
 // densities) is exact up to this many cells.
@@ -41,7 +53,7 @@ bool cells_of(uint64_t rows, uint64_t cols, uint64_t* cells) {
 
 Header read_header(ByteReader& in) {
   Header h{};
-  const uint8_t id = in.byte("the coding id");
+  const uint8_t id = in.u8("the coding id");
   if (id != static_cast<uint8_t>(IndexCoding::gap8_zstd) && id != static_cast<uint8_t>(IndexCoding::context)) {
     throw Error(ErrorCode::unsupported_version, "sparse index: unknown coding id " + std::to_string(id));
   }
@@ -99,10 +111,11 @@ std::vector<uint8_t> encode_sparse_index(const uint64_t* positions, size_t count
   }
 
   std::vector<uint8_t> out;
-  out.push_back(static_cast<uint8_t>(coding));
-  put_varint(out, rows);
-  put_varint(out, cols);
-  put_varint(out, count);
+  ByteWriter w(out);
+  w.u8(static_cast<uint8_t>(coding));
+  w.varint(rows);
+  w.varint(cols);
+  w.varint(count);
   if (coding == IndexCoding::gap8_zstd) {
     index_detail::gap8_encode(positions, count, out);
   } else {
@@ -110,8 +123,8 @@ std::vector<uint8_t> encode_sparse_index(const uint64_t* positions, size_t count
     if (count != 0 && count != cells) {
       index_detail::context_encode(positions, count, rows, cols, payload);
     }
-    put_varint(out, payload.size());
-    out.insert(out.end(), payload.begin(), payload.end());
+    w.varint(payload.size());
+    w.bytes(payload.data(), payload.size());
   }
   return out;
 }
@@ -127,7 +140,7 @@ std::vector<uint64_t> decode_checked(const uint8_t* stream, size_t size, uint64_
   if (stream == nullptr && size != 0) {
     throw Error(ErrorCode::invalid_argument, "sparse index: null stream");
   }
-  ByteReader in(stream, size);
+  ByteReader in(stream, size, read_message);
   const Header h = read_header(in);
   if (h.rows != rows || h.cols != cols) {
     throw Error(ErrorCode::corruption_detected,
@@ -136,7 +149,7 @@ std::vector<uint64_t> decode_checked(const uint8_t* stream, size_t size, uint64_
   }
 
   if (h.coding == IndexCoding::gap8_zstd) {
-    return index_detail::gap8_decode(in.cursor(), in.remaining(), h.count, cells);
+    return index_detail::gap8_decode(in.position(), in.remaining(), h.count, cells);
   }
 
   const uint64_t payload_size = in.varint("the payload size");
@@ -146,7 +159,7 @@ std::vector<uint64_t> decode_checked(const uint8_t* stream, size_t size, uint64_
   if (payload_size < in.remaining()) {
     throw Error(ErrorCode::corruption_detected, "sparse index (context): bytes after the payload");
   }
-  const uint8_t* payload = in.cursor();
+  const uint8_t* payload = in.position();
   std::vector<uint64_t> positions;
   if (h.count == 0 || h.count == cells) {
     if (payload_size != 0) {
@@ -183,7 +196,7 @@ uint64_t sparse_index_count(const uint8_t* stream, size_t size) {
   if (stream == nullptr && size != 0) {
     throw Error(ErrorCode::invalid_argument, "sparse index: null stream");
   }
-  ByteReader in(stream, size);
+  ByteReader in(stream, size, read_message);
   return read_header(in).count;
 }
 

@@ -21,10 +21,13 @@
 
 namespace deepsz {
 
-using format::ByteReader;
-using format::ByteWriter;
-using format::load_le32;
-using format::load_le64;
+using byte_io::ByteReader;
+using byte_io::ByteWriter;
+using byte_io::load_u32;
+using byte_io::load_u64;
+using byte_io::ReadFault;
+using byte_io::store_u32;
+using byte_io::store_u64;
 
 namespace {
 
@@ -40,6 +43,16 @@ constexpr uint64_t kMinTensorRecordBytes = 1 + 1 + 4 + 1;
 
 [[noreturn]] void fail(ErrorCode code, const std::string& what) {
   throw Error(code, "dsz container: " + what);
+}
+
+// The errors of the directory reader: `section` is "directory", `field` the
+// varint's name. Every varint is in its shortest form.
+std::string read_message(ReadFault fault, const char* section, const char* field) {
+  const std::string where = std::string("dsz container: ") + section;
+  if (fault == ReadFault::truncated) return where + " ends before a field it declares";
+  if (fault == ReadFault::varint_above_64_bits)
+    return where + " field " + field + " has more than 64 bits";
+  return where + " field " + field + " is over-long (not the shortest encoding)";
 }
 
 bool known_codec(uint8_t c) { return c <= uint8_t(ValueCodec::zfp); }
@@ -268,11 +281,11 @@ std::vector<uint8_t> serialize_container(const Container& c) {
 
   uint8_t* h = out.data();
   std::memcpy(h, kMagic, 8);
-  format::store_le32(h + 8, kContainerVersion);
-  format::store_le32(h + 12, 0);  // flags: none defined in version 2
-  format::store_le64(h + 16, directory_size);
-  format::store_le64(h + 24, XXH64(h + kContainerHeaderSize, size_t(directory_size), 0));
-  format::store_le64(h + 32, XXH64(h, 32, 0));
+  store_u32(h + 8, kContainerVersion);
+  store_u32(h + 12, 0);  // flags: none defined in version 2
+  store_u64(h + 16, directory_size);
+  store_u64(h + 24, XXH64(h + kContainerHeaderSize, size_t(directory_size), 0));
+  store_u64(h + 32, XXH64(h, 32, 0));
   return out;
 }
 
@@ -291,27 +304,27 @@ Container format::parse_container_impl(const uint8_t* data, size_t size, bool ve
   if (std::memcmp(data, kMagic, magic_seen) != 0)
     fail(ErrorCode::foreign_format, "not a .dsz file (bad magic number)");
   if (size < 12) fail(ErrorCode::truncated, "file ends inside the header");
-  const uint32_t version = load_le32(data + 8);
+  const uint32_t version = load_u32(data + 8);
   if (version != kContainerVersion)
     fail(ErrorCode::unsupported_version,
          "format version " + std::to_string(version) + " is not supported (this reader: " +
              std::to_string(kContainerVersion) + ")" +
              (version == 1 ? "; version 1 files are no longer read, compress the model again" : ""));
   if (size < kContainerHeaderSize) fail(ErrorCode::truncated, "file ends inside the header");
-  if (verify_checksums && XXH64(data, 32, 0) != load_le64(data + 32))
+  if (verify_checksums && XXH64(data, 32, 0) != load_u64(data + 32))
     fail(ErrorCode::checksum_wrong, "header checksum mismatch");
-  const uint32_t flags = load_le32(data + 12);
+  const uint32_t flags = load_u32(data + 12);
   if (flags != 0)
     fail(ErrorCode::corruption_detected, "reserved header flags are set");
-  const uint64_t directory_size = load_le64(data + 16);
+  const uint64_t directory_size = load_u64(data + 16);
   if (directory_size > size - kContainerHeaderSize)
     fail(ErrorCode::truncated, "file ends before the end of the directory (" +
                                    std::to_string(size) + " bytes)");
   const uint8_t* dir = data + kContainerHeaderSize;
-  if (verify_checksums && XXH64(dir, size_t(directory_size), 0) != load_le64(data + 24))
+  if (verify_checksums && XXH64(dir, size_t(directory_size), 0) != load_u64(data + 24))
     fail(ErrorCode::checksum_wrong, "directory checksum mismatch");
 
-  ByteReader r(dir, size_t(directory_size), "directory");
+  ByteReader r(dir, size_t(directory_size), read_message, "directory");
   const uint64_t tensor_count = r.varint("tensor_count");
   const uint64_t metadata_count = r.varint("metadata_count");
   if (tensor_count > kMaxTensors || metadata_count > kMaxMetadataEntries)

@@ -106,7 +106,7 @@ void check_value_count(const TensorEntry& e, uint64_t count) {
     case ValueCodec::dsz: declared = inspect_float_stream(s, n).count; break;
     case ValueCodec::zfp:
       if (n < 16) fail(ErrorCode::truncated, "tensor '" + e.name + "': zfp stream too short");
-      declared = format::load_le64(s);
+      declared = byte_io::load_u64(s);
       if ((declared + 3) / 4 > uint64_t(n - 16) * 8)
         fail(ErrorCode::too_large, "tensor '" + e.name + "': zfp stream too small for its count");
       break;

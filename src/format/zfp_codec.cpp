@@ -52,10 +52,10 @@ std::vector<uint8_t> zfp_compress_floats(const float* data, size_t count, double
       fail(ErrorCode::invalid_argument, "ZFP cannot code NaN or infinity (value " +
                                             std::to_string(i) + ")");
   std::vector<uint8_t> out(kZfpHeaderBytes);
-  format::store_le64(out.data(), count);
+  byte_io::store_u64(out.data(), count);
   uint64_t tolerance_bits;
   std::memcpy(&tolerance_bits, &tolerance, 8);
-  format::store_le64(out.data() + 8, tolerance_bits);
+  byte_io::store_u64(out.data() + 8, tolerance_bits);
   if (count == 0) return out;
 
   std::unique_ptr<zfp_stream, StreamCloser> zfp(zfp_stream_open(nullptr));
@@ -79,8 +79,8 @@ namespace {
 
 void zfp_decompress_into(const uint8_t* stream, size_t size, float* out, size_t count) {
   if (size < kZfpHeaderBytes) fail(ErrorCode::truncated, "shorter than its header");
-  const uint64_t declared = format::load_le64(stream);
-  const uint64_t tolerance_bits = format::load_le64(stream + 8);
+  const uint64_t declared = byte_io::load_u64(stream);
+  const uint64_t tolerance_bits = byte_io::load_u64(stream + 8);
   double tolerance;
   std::memcpy(&tolerance, &tolerance_bits, 8);
   if (declared != count)
@@ -126,7 +126,7 @@ void zfp_decompress_into(const uint8_t* stream, size_t size, float* out, size_t 
 
 std::vector<float> zfp_decompress_floats(const uint8_t* stream, size_t size) {
   if (size < kZfpHeaderBytes) fail(ErrorCode::truncated, "shorter than its header");
-  const uint64_t count = format::load_le64(stream);
+  const uint64_t count = byte_io::load_u64(stream);
   // Checked here too so that the allocation below is justified by the bytes.
   if (count > uint64_t(size - kZfpHeaderBytes) * 8 * 4)
     fail(ErrorCode::too_large, "declares more values than its payload can hold");
