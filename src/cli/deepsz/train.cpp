@@ -14,6 +14,7 @@ struct TrainArgs {
   uint64_t seed = 1;
   int64_t batch = 64;
   double lr = 1e-3;
+  double weight_decay = -1;  // the architecture's default
   std::string output;
 };
 
@@ -27,6 +28,7 @@ void run_train(const TrainArgs& a) {
   o.seed = a.seed;
   o.batch_size = a.batch;
   o.learning_rate = a.lr;
+  o.weight_decay = a.weight_decay;
   o.preprocessing.mean = a.data.mean;
   o.preprocessing.std = a.data.std;
   o.progress = progress_printer("train");
@@ -51,6 +53,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "seed of initialisation and shuffling")->capture_default_str();
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--lr", args->lr, "Adam learning rate (cosine decay to 0)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay, 0: Adam (default: lenet300 0, lenet5 0.1)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("-o,--output", args->output, "output model file")->required();
   cmd->callback([args] { run_train(*args); });
 }

@@ -29,11 +29,13 @@ struct TrainOptions {
   uint64_t seed = 1;
   int64_t batch_size = 64;
   double learning_rate = 1e-3;   // Adam, cosine decay to 0 over all batches
+  double weight_decay = -1;      // > 0: AdamW with this decoupled decay; -1: the architecture's default
   Preprocessing preprocessing;
   ProgressFn progress;
 };
 
 int default_epochs(const std::string& architecture);
+double default_weight_decay(const std::string& architecture);  // lenet5 0.1, lenet300 0
 
 // Trains a new model on data.train. Same seed and thread count: bit-identical.
 Model train(const Dataset& data, const TrainOptions& options);
