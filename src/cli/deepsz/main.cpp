@@ -9,6 +9,7 @@
 #include "common.h"
 #include "deepsz/error.h"
 #include "deepsz/interrupt.h"
+#include "run_app.h"
 
 int main(int argc, char** argv) {
   // libgomp reads its environment when it is loaded, before main: busy-waiting
@@ -43,26 +44,5 @@ int main(int argc, char** argv) {
   deepsz::cli::add_decompress_command(app);
   deepsz::cli::add_run_command(app);
 #endif
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "deepsz: %s\n", e.what());
-    return 2;
-  } catch (const deepsz::Error& e) {
-    std::fprintf(stderr, "deepsz: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::string msg = e.what();
-    auto nl = msg.find('\n');
-    if (nl != std::string::npos) msg = msg.substr(0, nl);
-    std::fprintf(stderr, "deepsz: %s\n", msg.c_str());
-    return 1;
-  }
-  return 0;
+  return deepsz::cli_common::run_app(app, argc, argv, "deepsz");
 }

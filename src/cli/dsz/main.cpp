@@ -5,11 +5,11 @@
 // wrong command line); outputs are written through a temporary file and a
 // rename, so a failed or interrupted run leaves no output behind.
 #include <cstdio>
-#include <new>
 
 #include "common.h"
 #include "deepsz/error.h"
 #include "deepsz/interrupt.h"
+#include "run_app.h"
 
 int main(int argc, char** argv) {
   // SIGINT/SIGTERM: temporaries removed, "dsz: interrupted", exit 128 + signal.
@@ -34,27 +34,7 @@ int main(int argc, char** argv) {
                  argv[1]);
     return 2;
   }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "dsz: %s (see dsz --help)\n", e.what());
-    return 2;
-  } catch (const dsz::UsageError& e) {
-    std::fprintf(stderr, "dsz: %s\n", e.what());
-    return 2;
-  } catch (const deepsz::Error& e) {
-    std::fprintf(stderr, "dsz: %s\n", e.what());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "dsz: out of memory\n");
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dsz: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  return deepsz::cli_common::run_app(app, argc, argv, "dsz", " (see dsz --help)", [](const std::exception& e) {
+    return dynamic_cast<const dsz::UsageError*>(&e) != nullptr;
+  });
 }
