@@ -10,13 +10,27 @@
 
 namespace deepsz::cli_common {
 
-// Parses `app` (running the chosen subcommand's callback). Help and version
+// Parses `app` (running the chosen subcommand's callback). An unknown
+// command is named with the list of commands. Help and version
 // print and return 0. Every failure prints exactly one line "PROG: message"
 // on stderr (the first line of the exception's text) and returns 2 for a
 // wrong command line (CLI11's parse errors, with `parse_hint` appended, and
 // the exceptions `is_usage_error` accepts), 1 for anything else.
 inline int run_app(CLI::App& app, int argc, char** argv, const char* prog, const char* parse_hint = "",
                    bool (*is_usage_error)(const std::exception&) = nullptr) {
+  // CLI11 reports an unknown command as a missing one; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known |= sub->get_name() == argv[1];
+    }
+    if (!known) {
+      std::fprintf(stderr, "%s: unknown command '%s' (commands: %s)\n", prog, argv[1], names.c_str());
+      return 2;
+    }
+  }
   auto first_line = [](const char* what) {
     std::string s = what;
     const auto nl = s.find('\n');

@@ -20,20 +20,6 @@ int main(int argc, char** argv) {
   dsz::add_decompress_command(app);
   dsz::add_inspect_command(app);
   dsz::add_bench_command(app);
-  // CLI11 reports an unknown command as a missing one; name it instead.
-  auto known = [&app](const char* name) {
-    try {
-      app.get_subcommand(name);
-      return true;
-    } catch (const CLI::Error&) {
-      return false;
-    }
-  };
-  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    std::fprintf(stderr, "dsz: unknown command '%s' (commands: compress, decompress, inspect, bench)\n",
-                 argv[1]);
-    return 2;
-  }
   return deepsz::cli_common::run_app(app, argc, argv, "dsz", " (see dsz --help)", [](const std::exception& e) {
     return dynamic_cast<const dsz::UsageError*>(&e) != nullptr;
   });
