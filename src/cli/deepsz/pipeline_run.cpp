@@ -86,7 +86,17 @@ void run_pipeline(const RunArgs& a) {
   model::Model dense;
   if (dense_cached) {
     dense = model::Model::load(dense_path);
-  } else {
+    // A model cached by an older deepsz, trained with other defaults (the
+    // weight decay of LeNet-5 changed in session 3): train it again.
+    // Models from before the entry were trained without decay.
+    const double wd = std::strtod(dense.metadata("train.weight_decay", "0").c_str(), nullptr);
+    if (std::abs(wd - model::default_weight_decay(a.arch)) > 1e-12) {
+      std::printf("cache: %s was trained with other defaults: training again\n", dense_path.c_str());
+      std::fflush(stdout);
+      dense_cached = false;
+    }
+  }
+  if (!dense_cached) {
     model::TrainOptions o;
     o.architecture = a.arch;
     if (!a.quiet) o.progress = progress_printer("train");
