@@ -278,7 +278,9 @@ std::string read_file(const fs::path& p) {
 size_t find_unique(const std::string& file, const std::string& raw) {
   size_t at = file.find(raw);
   EXPECT_NE(at, std::string::npos) << "tensor data not found in the file";
-  if (at != std::string::npos) EXPECT_EQ(file.find(raw, at + 1), std::string::npos) << "tensor data found twice";
+  if (at != std::string::npos) {
+    EXPECT_EQ(file.find(raw, at + 1), std::string::npos) << "tensor data found twice";
+  }
   return at;
 }
 
