@@ -120,6 +120,15 @@ const dm::Model& trained_lenet300() {
   return model;
 }
 
+// Keeps one weight in three of `name` (a mask on it), the others pruned;
+// returns the mask.
+std::vector<uint8_t> mask_every_third(dm::Model& m, const std::string& name) {
+  std::vector<uint8_t> mask(static_cast<size_t>(m.parameter_info(name).numel), 0);
+  for (size_t i = 0; i < mask.size(); i += 3) mask[i] = 1;
+  m.set_mask(name, mask);
+  return mask;
+}
+
 bool python_torch_available() {
   return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
 }
@@ -231,9 +240,7 @@ TEST(Zoo, given_each_architecture_expect_pytorch_names_and_shapes) {
 TEST(ModelFile, given_native_model_when_saved_and_loaded_expect_bit_identical) {
   auto d = temp_dir("native");
   dm::Model m = dm::Model::create("lenet5", {}, 10, 5);
-  std::vector<uint8_t> mask(static_cast<size_t>(m.parameter_info("fc2.weight").numel), 0);
-  for (size_t i = 0; i < mask.size(); i += 3) mask[i] = 1;
-  m.set_mask("fc2.weight", mask);
+  const std::vector<uint8_t> mask = mask_every_third(m, "fc2.weight");
   m.set_metadata("note", "hello");
   m.set_preprocessing({0.2860, 0.3530});
   m.save((d / "m.pt").string());
@@ -307,9 +314,7 @@ void expect_corrupt(const fs::path& p, const std::string& needle) {
 TEST(ModelFile, given_bytes_overwritten_inside_a_tensor_expect_load_refuses_naming_file_and_tensor) {
   auto d = temp_dir("checksum");
   dm::Model m = dm::Model::create("lenet300", {}, 10, 7);
-  std::vector<uint8_t> mask(static_cast<size_t>(m.parameter_info("fc2.weight").numel), 0);
-  for (size_t i = 0; i < mask.size(); i += 3) mask[i] = 1;
-  m.set_mask("fc2.weight", mask);
+  const std::vector<uint8_t> mask = mask_every_third(m, "fc2.weight");
   m.save((d / "m.pt").string());
   const std::string good = read_file(d / "m.pt");
   ASSERT_NO_THROW(dm::Model::load((d / "m.pt").string()));

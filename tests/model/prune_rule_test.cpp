@@ -44,7 +44,9 @@ TEST(Isotonic, given_random_input_expect_monotone_least_squares_fit) {
     ASSERT_EQ(s.size(), y.size());
     double sum_y = 0, sum_s = 0, sse = 0;
     for (size_t i = 0; i < y.size(); ++i) {
-      if (i) EXPECT_LE(s[i - 1], s[i] + 1e-12);
+      if (i) {
+        EXPECT_LE(s[i - 1], s[i] + 1e-12);
+      }
       sum_y += y[i];
       sum_s += s[i];
       sse += (y[i] - s[i]) * (y[i] - s[i]);
