@@ -218,6 +218,58 @@ std::map<std::string, torch::Tensor> input_scales(Model::Impl& m, const torch::T
   return out;
 }
 
+// Root mean square of the loss gradient at each output unit of the layers
+// owning `names` (per output neuron of an fc layer; per output channel of a
+// convolution, summed over its positions), shaped to broadcast against the
+// weight. Times the input rms this is the square root of a Kronecker-factored
+// diagonal of the Fisher information, F_ij ~ E[x_j^2] E[g_i^2], so |w| x both
+// is the square root of Optimal Brain Damage's saliency w^2 F_ij: it weighs a
+// weight by what its output unit matters to the loss as well as by what its
+// input carries, and makes the scores of different tensors comparable (the
+// "global" allocation ranks them together). Native models only.
+std::map<std::string, torch::Tensor> output_scales(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y,
+                                                   const std::vector<std::string>& names) {
+  std::map<std::string, torch::Tensor> out;
+  if (m.kind != FileKind::native) return out;
+  const int64_t n = std::min<int64_t>(X.size(0), 10000);
+  std::map<size_t, std::string> wanted;
+  for (const auto& name : names) {
+    int l = m.layer_of(name);
+    if (l >= 0) wanted[static_cast<size_t>(l)] = name;
+  }
+  m.set_training(false);
+  std::map<std::string, torch::Tensor> sums;
+  for (int64_t b = 0; b < n; b += 1000) {
+    const int64_t e = std::min(n, b + 1000);
+    torch::Tensor x = X.slice(0, b, e).clone().requires_grad_(true);
+    std::vector<std::pair<std::string, torch::Tensor>> outs;
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      x = m.run_layers(x, l, l + 1);
+      auto it = wanted.find(l);
+      if (it != wanted.end()) {
+        x.retain_grad();
+        outs.emplace_back(it->second, x);
+      }
+    }
+    torch::nn::functional::cross_entropy(x, Y.slice(0, b, e),
+                                         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+        .backward();
+    for (auto& [name, y] : outs) {
+      torch::Tensor g = y.grad().detach();
+      torch::Tensor sq = g.dim() == 4 ? g.square().sum({0, 2, 3}) : g.square().sum(0);
+      if (sums.count(name)) sums[name] += sq;
+      else sums[name] = sq;
+    }
+  }
+  for (auto& [name, s] : sums) {
+    torch::Tensor r = (s / static_cast<double>(n)).sqrt();
+    const auto& w = m.param(name);
+    r = w.dim() == 4 ? r.view({-1, 1, 1, 1}) : r.view({-1, 1});
+    if (r.size(0) == w.size(0)) out[name] = r;
+  }
+  return out;
+}
+
 }  // namespace
 
 int default_epochs(const std::string& arch) { return arch == "lenet5" ? 15 : 20; }
@@ -241,7 +293,7 @@ Model train(const Dataset& data, const TrainOptions& o) {
   model.set_metadata("train.seed", std::to_string(o.seed));
   model.set_metadata("train.threads", std::to_string(runtime_threads()));
   const double weight_decay = o.weight_decay >= 0 ? o.weight_decay : default_weight_decay(o.architecture);
-  model.set_metadata("train.weight_decay", fraction_string(weight_decay));
+  model.set_metadata(meta::train_weight_decay, fraction_string(weight_decay));
   try {
     auto X = images_tensor(data.train, o.preprocessing);
     auto Y = labels_tensor(data.train);
@@ -305,8 +357,8 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   const bool by_loss = o.max_loss >= 0;
   if (by_loss == (o.density > 0)) throw Error(ErrorCode::invalid_argument, "give exactly one of --density or --max-loss");
   if (!by_loss && o.density > 1) throw Error(ErrorCode::invalid_argument, "--density must be in (0, 1]");
-  if (o.allocation != "erk" && o.allocation != "sensitivity")
-    throw Error(ErrorCode::invalid_argument, "allocation must be erk or sensitivity");
+  if (o.allocation != "erk" && o.allocation != "global" && o.allocation != "sensitivity")
+    throw Error(ErrorCode::invalid_argument, "allocation must be erk, global or sensitivity");
   if (!(o.step_factor > 0.1 && o.step_factor < 1))
     throw Error(ErrorCode::invalid_argument, "the step factor must be in (0.1, 1)");
   if (o.margin < 0) throw Error(ErrorCode::invalid_argument, "the validation margin must be >= 0");
@@ -363,7 +415,15 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   // Pruning scores: |w|, times the input feature's rms when activation scores are on.
   std::map<std::string, torch::Tensor> scales;
   auto refresh_scales = [&] {
+    scales.clear();
     if (o.activation_scores) scales = input_scales(m, X, names);
+    if (o.gradient_scores) {
+      for (auto& [name, r] : output_scales(m, X, Y, names)) {
+        auto it = scales.find(name);
+        if (it == scales.end()) scales[name] = r;
+        else it->second = it->second * r;
+      }
+    }
   };
   auto score = [&](const std::string& name) {
     torch::Tensor a = m.param(name).detach().abs();
@@ -418,6 +478,26 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
         (at(mid).second < target ? lo : hi) = mid;
       }
       return at(hi).first;
+    };
+  } else if (o.allocation == "global") {
+    // One threshold on the scores of every tensor: the `target x total`
+    // highest-scoring survivors are kept, wherever they are. Meaningful when
+    // the scores are comparable across tensors (the Fisher score).
+    allocate = [&](double target) {
+      torch::NoGradGuard g;
+      std::vector<torch::Tensor> alive;
+      for (const auto& L : lw) {
+        torch::Tensor s = score(L.name).flatten();
+        if (m.masks.count(L.name)) s = s.masked_select(m.masks[L.name].flatten());
+        alive.push_back(s);
+      }
+      torch::Tensor all = torch::cat(alive);
+      const int64_t keep = std::max<int64_t>(1, std::min<int64_t>(all.numel(), std::llround(target * static_cast<double>(total))));
+      const float threshold = std::get<0>(all.topk(keep, 0, true, true))[keep - 1].item<float>();
+      std::vector<double> d(lw.size());
+      for (size_t i = 0; i < lw.size(); ++i)
+        d[i] = static_cast<double>(alive[i].ge(threshold).sum().item<int64_t>()) / static_cast<double>(lw[i].numel);
+      return d;
     };
   } else {
     // Sensitivity scan: each tensor pruned alone, no retraining, densities
@@ -662,8 +742,8 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   best.set_metadata(meta::val_top1, fraction_string(val_top1));
   best.set_metadata(meta::test_top1, fraction_string(test_top1));
   best.set_metadata(meta::val_images, std::to_string(data.val.size()));
-  if (by_loss) best.set_metadata("prune.max_loss", fraction_string(o.max_loss));
-  else best.set_metadata("prune.density", fraction_string(o.density));
+  if (by_loss) best.set_metadata(meta::prune_max_loss, fraction_string(o.max_loss));
+  else best.set_metadata(meta::prune_density, fraction_string(o.density));
   if (report) {
     report->layers.clear();
     int64_t kept_all = 0;

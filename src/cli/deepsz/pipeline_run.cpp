@@ -89,7 +89,7 @@ void run_pipeline(const RunArgs& a) {
     // A model cached by an older deepsz, trained with other defaults (the
     // weight decay of LeNet-5 changed in session 3): train it again.
     // Models from before the entry were trained without decay.
-    const double wd = std::strtod(dense.metadata("train.weight_decay", "0").c_str(), nullptr);
+    const double wd = std::strtod(dense.metadata(model::meta::train_weight_decay, "0").c_str(), nullptr);
     if (std::abs(wd - model::default_weight_decay(a.arch)) > 1e-12) {
       std::printf("cache: %s was trained with other defaults: training again\n", dense_path.c_str());
       std::fflush(stdout);

@@ -26,7 +26,8 @@ void run_prune(const PruneArgs& a) {
   apply_preprocessing(a.data, m);
   model::Dataset data = load_data_for(a.data, &m);
   model::PruneOptions o = a.prune;
-  o.activation_scores = a.score == "activation";
+  o.activation_scores = a.score != "magnitude";
+  o.gradient_scores = a.score == "fisher";
   if (!a.quiet) {
     o.log = log_line;
     o.progress = progress_printer("retrain");
@@ -75,11 +76,11 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--lr", args->prune.learning_rate, "retraining learning rate (Adam, cosine decay)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--weight-decay", args->prune.weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--allocation", args->prune.allocation, "per-tensor densities: erk or sensitivity (scan)")
-      ->check(CLI::IsMember({"erk", "sensitivity"}))
+  cmd->add_option("--allocation", args->prune.allocation, "per-tensor densities: erk, global (one score threshold) or sensitivity (scan)")
+      ->check(CLI::IsMember({"erk", "global", "sensitivity"}))
       ->capture_default_str();
-  cmd->add_option("--score", args->score, "pruning score: activation (|w| x input rms) or magnitude (|w|)")
-      ->check(CLI::IsMember({"activation", "magnitude"}))
+  cmd->add_option("--score", args->score, "pruning score: activation (|w| x input rms), fisher (x output gradient rms too) or magnitude (|w|)")
+      ->check(CLI::IsMember({"activation", "fisher", "magnitude"}))
       ->capture_default_str();
   cmd->add_option("--margin", args->prune.margin, "validation safety margin in points (--max-loss)")
       ->capture_default_str()

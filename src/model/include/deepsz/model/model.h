@@ -53,6 +53,9 @@ inline constexpr const char* dense_val_top1 = "dense.val_top1";    // fraction
 inline constexpr const char* dense_test_top1 = "dense.test_top1";  // fraction
 inline constexpr const char* val_top1 = "val_top1";            // of this model, when measured
 inline constexpr const char* test_top1 = "test_top1";
+inline constexpr const char* train_weight_decay = "train.weight_decay";  // of the training that made it
+inline constexpr const char* prune_max_loss = "prune.max_loss";          // budget of the pruning, points
+inline constexpr const char* prune_density = "prune.density";            // or its fixed target density
 }  // namespace meta
 
 class Model {

@@ -50,8 +50,10 @@ struct PruneOptions {
   int final_epochs = 4;   // fine-tuning of the chosen model
   double learning_rate = 1e-3;  // Adam, cosine decay within each step
   double weight_decay = 0.1;    // > 0: AdamW with this decoupled decay while retraining (0: Adam)
-  std::string allocation = "erk";  // per-tensor densities: "erk" (Erdos-Renyi-Kernel) or "sensitivity" (scan)
+  std::string allocation = "erk";  // per-tensor densities: "erk" (Erdos-Renyi-Kernel), "global" (one
+                                   // threshold on the scores of all tensors) or "sensitivity" (scan)
   bool activation_scores = true;   // score |w| x rms of the weight's input feature (native models)
+  bool gradient_scores = false;    // and x rms of the loss gradient at its output unit (Fisher score)
   double margin = 0.1;             // accept a step when its val drop <= max_loss - min(margin, max_loss / 2)
   double step_factor = 0.75;       // overall density target of each step = previous x this
   double fine_step_factor = 0.85;  // the factor once the density is at or below fine_below
