@@ -491,6 +491,31 @@ TEST(Prune, given_density_target_expect_masks_hold_exactly_after_retraining) {
   EXPECT_GT(r.test_top1, 0.6);
 }
 
+TEST(Prune, given_fisher_scores_and_global_allocation_expect_target_met_and_classifier_kept_denser) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.density = 0.05;
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  o.allocation = "global";
+  o.gradient_scores = true;
+  dm::PruneReport r;
+  dm::Model p = dm::prune(trained_lenet300(), *data, o, &r);
+  EXPECT_NEAR(r.density, 0.05, 0.005);
+  ASSERT_EQ(r.layers.size(), 3u);
+  // One threshold over comparable scores: the 1,000 weights of the classifier
+  // (fc3), each of which moves a logit, survive far more often than fc1's.
+  const auto density = [](const dm::PrunedLayer& l) { return static_cast<double>(l.kept) / static_cast<double>(l.params); };
+  EXPECT_GT(density(r.layers[2]), 2 * density(r.layers[0]));
+  for (const auto& n : p.masked_parameters()) {
+    auto m = p.mask(n);
+    auto w = p.parameter(n);
+    for (size_t i = 0; i < w.size(); ++i)
+      if (!m[i]) ASSERT_EQ(w[i], 0.0f) << n << "[" << i << "]";
+  }
+  EXPECT_GT(r.test_top1, 0.6);
+}
+
 // ---- TorchScript from PyTorch ------------------------------------------------
 
 TEST(TorchScript, given_scripted_and_traced_pytorch_models_expect_loaded_evaluated_and_saved) {
