@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <sstream>
 
@@ -583,6 +584,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   // whose own statistic was within the acceptance bound.
   std::vector<double> stats;
   std::vector<std::pair<size_t, Model>> candidates;
+  std::vector<Model> alternatives;
   uint64_t step_seed = o.seed;
   for (size_t k = 0; k < kMaxSteps; ++k) {
     const double now_overall = overall_density_now();
@@ -689,6 +691,9 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
         have_best = true;
         log("chosen: step " + std::to_string(it->first + 1) + ", val drop " + fmt(best_stat, 2) +
             " points, smoothed " + fmt(smooth[it->first], 2));
+        // Denser accepted states (their smoothed values are no higher).
+        for (auto alt = std::next(it); alt != candidates.rend() && static_cast<int>(alternatives.size()) < o.alternatives; ++alt)
+          alternatives.push_back(std::move(alt->second));
         break;
       }
       log("step " + std::to_string(it->first + 1) + " rejected: smoothed val drop " + fmt(smooth[it->first], 2) +
@@ -732,19 +737,25 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   }
 
   // Record masks, ancestry and accuracies.
-  Evaluator ev(best, data);
-  const double val_top1 = ev.evaluate(Split::val).top1_rate();
-  const double test_top1 = ev.evaluate(Split::test).top1_rate();
-  if (input.metadata(meta::dense_val_top1).empty()) {
-    best.set_metadata(meta::dense_val_top1, fraction_string(ref_val_top1));
-    best.set_metadata(meta::dense_test_top1, fraction_string(ref_test_top1));
-  }
-  best.set_metadata(meta::val_top1, fraction_string(val_top1));
-  best.set_metadata(meta::test_top1, fraction_string(test_top1));
-  best.set_metadata(meta::val_images, std::to_string(data.val.size()));
-  if (by_loss) best.set_metadata(meta::prune_max_loss, fraction_string(o.max_loss));
-  else best.set_metadata(meta::prune_density, fraction_string(o.density));
+  auto record = [&](Model& out) {
+    Evaluator ev(out, data);
+    const double val = ev.evaluate(Split::val).top1_rate();
+    const double test = ev.evaluate(Split::test).top1_rate();
+    if (input.metadata(meta::dense_val_top1).empty()) {
+      out.set_metadata(meta::dense_val_top1, fraction_string(ref_val_top1));
+      out.set_metadata(meta::dense_test_top1, fraction_string(ref_test_top1));
+    }
+    out.set_metadata(meta::val_top1, fraction_string(val));
+    out.set_metadata(meta::test_top1, fraction_string(test));
+    out.set_metadata(meta::val_images, std::to_string(data.val.size()));
+    if (by_loss) out.set_metadata(meta::prune_max_loss, fraction_string(o.max_loss));
+    else out.set_metadata(meta::prune_density, fraction_string(o.density));
+    return std::make_pair(val, test);
+  };
+  const auto [val_top1, test_top1] = record(best);
+  for (Model& alt : alternatives) record(alt);
   if (report) {
+    report->alternatives = std::move(alternatives);
     report->layers.clear();
     int64_t kept_all = 0;
     for (const auto& L : lw) {

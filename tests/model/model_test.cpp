@@ -516,6 +516,34 @@ TEST(Prune, given_fisher_scores_and_global_allocation_expect_target_met_and_clas
   EXPECT_GT(r.test_top1, 0.6);
 }
 
+TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_result) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.max_loss = 3.0;  // a loose budget: several steps are accepted on the small set
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  o.step_factor = 0.5;
+  o.alternatives = 2;
+  dm::PruneReport r;
+  dm::Model p = dm::prune(trained_lenet300(), *data, o, &r);
+  ASSERT_EQ(r.alternatives.size(), 2u);
+  auto kept = [](const dm::Model& m) {
+    int64_t n = 0;
+    for (const auto& name : m.masked_parameters()) n += m.nonzeros(name);
+    return n;
+  };
+  int64_t previous = kept(p);
+  for (const auto& alt : r.alternatives) {
+    EXPECT_GT(kept(alt), previous);  // denser, sparsest first
+    previous = kept(alt);
+    EXPECT_EQ(alt.masked_parameters(), p.masked_parameters());
+    EXPECT_EQ(alt.metadata(dm::meta::dense_val_top1), p.metadata(dm::meta::dense_val_top1));
+    const double val = std::stod(alt.metadata(dm::meta::val_top1));
+    // Accepted: its reading was within max_loss - margin of the input.
+    EXPECT_GE(100 * val, 100 * r.input_val_top1 - o.max_loss - 1.0);
+  }
+}
+
 // ---- TorchScript from PyTorch ------------------------------------------------
 
 TEST(TorchScript, given_scripted_and_traced_pytorch_models_expect_loaded_evaluated_and_saved) {

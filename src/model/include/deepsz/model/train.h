@@ -62,6 +62,10 @@ struct PruneOptions {
   double distill = 0.0;            // > 0: weight of the distillation loss from the input model while retraining
   double temperature = 2.0;        // softening of the teacher's outputs
   int64_t batch_size = 64;
+  // --max-loss: also return up to this many accepted states denser than the
+  // chosen one (the sparsest first), for a caller that weighs density
+  // against the budget left to a later step (deepsz run compresses each).
+  int alternatives = 0;
   LogFn log;
   ProgressFn progress;
 };
@@ -78,6 +82,10 @@ struct PruneReport {
   double input_val_top1 = 0.0, input_test_top1 = 0.0;
   double val_top1 = 0.0, test_top1 = 0.0;
   double seconds = 0.0;
+  // options.alternatives accepted states denser than the result, sparsest
+  // first, as recorded as the result (masks, ancestry, accuracies); not
+  // fine-tuned.
+  std::vector<Model> alternatives;
 };
 
 // Iterative magnitude pruning with retraining, masks held (docs/PRUNING.md).
