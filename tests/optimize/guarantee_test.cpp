@@ -118,6 +118,42 @@ TEST(Guarantee, given_pessimistic_additive_model_expect_loosening_to_smaller_wit
   EXPECT_GE(smaller, 25) << "loosening should pay off on most tables";
 }
 
+// Tightening ended at a small effective budget (a zero-estimate candidate
+// of layer B forbidden on the way); the cheaper candidate of layer A costs
+// more than 1.5x that budget. Loosening once stopped there because the DP
+// left capacity unused, as if every layer were at its cheapest (a LeNet-5
+// kept 26,676 bytes where 22,401 measured within budget).
+TEST(Guarantee, given_small_effective_budget_after_tightening_expect_loosening_past_unused_capacity) {
+  AssessmentTable table;
+  table.model = "two layers";
+  table.images = kImages;
+  table.reference_top1 = 90.0;
+  LayerAssessment a;
+  a.name = "A";
+  a.elements = 1000;
+  a.candidates = {lossless_candidate(2500, 7500, kImages), testing::candidate_with_flips(1e-3, 6000, 5, 5, kImages),
+                  testing::candidate_with_flips(2e-3, 3000, 20, 5, kImages)};  // drop 0.15
+  LayerAssessment b;
+  b.name = "B";
+  b.elements = 1000;
+  b.candidates = {lossless_candidate(2500, 7500, kImages), testing::candidate_with_flips(1e-3, 5000, 3, 3, kImages),
+                  testing::candidate_with_flips(2e-3, 2000, 20, 20, kImages)};  // drop 0, but see below
+  table.layers = {a, b};
+  GuaranteeOptions options;
+  options.solve.budget = 0.2;
+  options.loosen_steps = 4;
+  // B's cheapest candidate breaks the model whatever its lone drop said; the
+  // rest is a third of the additive estimate.
+  const GuaranteeResult r = guarantee_configuration(table, options, [&](const std::vector<size_t>& c) {
+    return measurement(c[1] == 2 ? 0.5 : additive_drop(table, c) / 3.0);
+  });
+  ASSERT_TRUE(r.success);
+  EXPECT_EQ(r.choice, (std::vector<size_t>{2, 1}));
+  EXPECT_EQ(r.bytes, 8000u);
+  EXPECT_LE(r.measured_drop, 0.2 + 1e-9);
+  EXPECT_NE(r.history.back().action.find("loosened"), std::string::npos) << r.history.back().action;
+}
+
 // A zero budget (pruning spent it all) once looped forever: 0 x 1.5 = 0.
 TEST(Guarantee, given_zero_or_tiny_budget_with_loosening_expect_termination) {
   std::mt19937_64 rng(21);
