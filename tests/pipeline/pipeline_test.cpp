@@ -108,7 +108,9 @@ TEST_F(Pipeline, given_pruned_model_when_compressed_and_decoded_expect_every_wei
     ASSERT_EQ(a.size(), b.size());
     const double eb = c.find(p.name)->error_bound;
     for (size_t i = 0; i < a.size(); ++i) {
-      if (a[i] == 0.0f) ASSERT_EQ(b[i], 0.0f) << p.name << "[" << i << "] was pruned";
+      if (a[i] == 0.0f) {
+        ASSERT_EQ(b[i], 0.0f) << p.name << "[" << i << "] was pruned";
+      }
       ASSERT_LE(std::fabs(double(a[i]) - double(b[i])), eb) << p.name << "[" << i << "]";
     }
     ASSERT_EQ(back.has_mask(p.name), pruned_->has_mask(p.name)) << p.name;
@@ -251,8 +253,8 @@ TEST_F(Pipeline, given_holdout_expect_bounds_assessed_on_part_and_both_drops_wit
 
 TEST(PipelineDetail, given_bytes_expect_base64_round_trip_and_bad_text_rejected) {
   for (size_t n = 0; n < 9; ++n) {
-    std::vector<uint8_t> b(n);
-    for (size_t i = 0; i < n; ++i) b[i] = uint8_t(37 * i + 250);
+    std::vector<uint8_t> b;
+    for (size_t i = 0; i < n; ++i) b.push_back(uint8_t(37 * i + 250));
     const std::string t = pipeline::detail::base64_encode(b);
     EXPECT_EQ(t.size() % 4, 0u);
     EXPECT_EQ(pipeline::detail::base64_decode(t), b) << n;
