@@ -129,6 +129,23 @@ std::vector<uint8_t> mask_every_third(dm::Model& m, const std::string& name) {
   return mask;
 }
 
+// Every masked-out weight of every masked tensor is exactly zero, and the
+// tensor's nonzeros are the mask's survivors.
+void expect_masks_hold(const dm::Model& m) {
+  for (const auto& n : m.masked_parameters()) {
+    const auto mask = m.mask(n);
+    const auto w = m.parameter(n);
+    int64_t kept = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      if (!mask[i]) {
+        ASSERT_EQ(w[i], 0.0f) << n << "[" << i << "]";
+      }
+      kept += mask[i];
+    }
+    EXPECT_EQ(m.nonzeros(n), kept) << n;
+  }
+}
+
 bool python_torch_available() {
   return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
 }
@@ -475,18 +492,7 @@ TEST(Prune, given_density_target_expect_masks_hold_exactly_after_retraining) {
   auto d = temp_dir("pruned");
   p.save((d / "p.pt").string());
   dm::Model q = dm::Model::load((d / "p.pt").string());
-  for (const auto& n : names) {
-    auto m = q.mask(n);
-    auto w = q.parameter(n);
-    int64_t kept = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-      if (!m[i]) {
-        ASSERT_EQ(w[i], 0.0f) << n << "[" << i << "]";
-      }
-      kept += m[i];
-    }
-    EXPECT_EQ(q.nonzeros(n), kept) << n;
-  }
+  expect_masks_hold(q);
   EXPECT_FALSE(q.metadata(dm::meta::dense_val_top1).empty());
   EXPECT_GT(r.test_top1, 0.6);
 }
@@ -507,12 +513,7 @@ TEST(Prune, given_fisher_scores_and_global_allocation_expect_target_met_and_clas
   // (fc3), each of which moves a logit, survive far more often than fc1's.
   const auto density = [](const dm::PrunedLayer& l) { return static_cast<double>(l.kept) / static_cast<double>(l.params); };
   EXPECT_GT(density(r.layers[2]), 2 * density(r.layers[0]));
-  for (const auto& n : p.masked_parameters()) {
-    auto m = p.mask(n);
-    auto w = p.parameter(n);
-    for (size_t i = 0; i < w.size(); ++i)
-      if (!m[i]) ASSERT_EQ(w[i], 0.0f) << n << "[" << i << "]";
-  }
+  expect_masks_hold(p);
   EXPECT_GT(r.test_top1, 0.6);
 }
 
@@ -537,6 +538,7 @@ TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_r
     EXPECT_GT(kept(alt), previous);  // denser, sparsest first
     previous = kept(alt);
     EXPECT_EQ(alt.masked_parameters(), p.masked_parameters());
+    expect_masks_hold(alt);
     EXPECT_EQ(alt.metadata(dm::meta::dense_val_top1), p.metadata(dm::meta::dense_val_top1));
     const double val = std::stod(alt.metadata(dm::meta::val_top1));
     // Accepted: its reading was within max_loss - margin of the input.
