@@ -433,6 +433,70 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   };
   refresh_scales();
 
+  // Hidden units (o.units < 1): pairs of successive pruned fc layers with
+  // only elementwise layers between them. Unit j of a pair is row j of the
+  // first weight (its inputs) and column j of the second (its outputs); a
+  // unit is live while both have a survivor.
+  struct UnitPair {
+    std::string in, out, bias;
+    int64_t units = 0;
+    int64_t from = 0, to = 0;  // live units at the start and at the end of the current step
+  };
+  std::vector<UnitPair> pairs;
+  if (o.units < 1) {
+    if (!(o.units > 0)) throw Error(ErrorCode::invalid_argument, "--units must be in (0, 1]");
+    if (m.kind != FileKind::native)
+      throw Error(ErrorCode::invalid_argument, "--units needs a model made by deepsz (it follows the layer order)");
+    auto pruned = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      if (m.layers[l].kind != Layer::Kind::linear || !pruned(m.layers[l].name + ".weight")) continue;
+      for (size_t k = l + 1; k < m.layers.size(); ++k) {
+        const Layer::Kind kind = m.layers[k].kind;
+        if (kind == Layer::Kind::relu || kind == Layer::Kind::dropout) continue;
+        const std::string a = m.layers[l].name + ".weight", b = m.layers[k].name + ".weight";
+        if (kind == Layer::Kind::linear && pruned(b) && m.param(a).size(0) == m.param(b).size(1))
+          pairs.push_back({a, b, m.layers[l].name + ".bias", m.param(a).size(0)});
+        break;
+      }
+    }
+    if (pairs.empty())
+      throw Error(ErrorCode::invalid_argument, "--units: the model has no two successive pruned fully connected layers");
+  }
+  auto live_units = [](Model::Impl& mi, const UnitPair& P) {
+    torch::Tensor rows = mi.masks.count(P.in) ? mi.masks[P.in].any(1) : mi.param(P.in).ne(0).any(1);
+    torch::Tensor cols = mi.masks.count(P.out) ? mi.masks[P.out].any(0) : mi.param(P.out).ne(0).any(0);
+    return rows.logical_and(cols);
+  };
+  // Units whose output reaches nothing (their outgoing column is pruned):
+  // their incoming row and bias can go without changing the function. (A
+  // unit whose row died but whose column lives is a constant, a bias of the
+  // next layer: it stays.)
+  auto clear_unreached = [](Model::Impl& mi, const UnitPair& P) {
+    torch::NoGradGuard g;
+    torch::Tensor reach = mi.masks.count(P.out) ? mi.masks[P.out].any(0) : mi.param(P.out).ne(0).any(0);
+    torch::Tensor& w = mi.param(P.in);
+    if (!mi.masks.count(P.in)) mi.masks[P.in] = w.ne(0).logical_or(w.isnan());
+    mi.masks[P.in] = mi.masks[P.in].logical_and(reach.view({-1, 1}).expand_as(w));
+    w.mul_(mi.masks[P.in].to(torch::kFloat32));
+    if (mi.has_param(P.bias)) mi.param(P.bias).mul_(reach.to(torch::kFloat32));
+  };
+  // Keeps the `target` live units of highest score (the norm of the unit's
+  // outgoing weight scores: what it moves downstream on real data) and cuts
+  // the outgoing column of every other unit, then its row and bias.
+  auto cut_units = [&](UnitPair& P, int64_t target) {
+    torch::Tensor live = live_units(m, P);
+    if (live.sum().item<int64_t>() > target) {
+      torch::NoGradGuard g;
+      torch::Tensor keep = top_mask(score(P.out).square().sum(0).sqrt(), &live, target);
+      torch::Tensor& w = m.param(P.out);
+      if (!m.masks.count(P.out)) m.masks[P.out] = w.ne(0).logical_or(w.isnan());
+      m.masks[P.out] = m.masks[P.out].logical_and(keep.view({1, -1}).expand_as(w));
+      w.mul_(m.masks[P.out].to(torch::kFloat32));
+    }
+    clear_unreached(m, P);
+  };
+  auto live_count = [&](Model::Impl& mi, const UnitPair& P) { return live_units(mi, P).sum().item<int64_t>(); };
+
   std::vector<Layerwise> lw;
   int64_t total = 0;
   for (const auto& name : names) {
@@ -600,6 +664,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       from[i] = density_now(i);
       dens[i] = std::max(dens[i], 0.75 * from[i]);
     }
+    // Hidden units go at the pace of the density, down to o.units of each layer.
+    for (UnitPair& P : pairs) {
+      P.from = live_count(m, P);
+      P.to = std::min<int64_t>(P.from, std::max<int64_t>(std::llround(o.units * static_cast<double>(P.units)),
+                                                          std::llround(factor * static_cast<double>(P.from))));
+    }
     // Gradual pruning within the step (Zhu & Gupta's cubic schedule): from
     // the step's start to its target in kIncrements cuts spread over the
     // first epoch, each by score among the survivors.
@@ -607,6 +677,8 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     int applied = 0;
     auto cut = [&](int increment) {
       double f = 1.0 - std::pow(1.0 - static_cast<double>(increment) / kIncrements, 3.0);
+      for (UnitPair& P : pairs)
+        cut_units(P, std::llround(static_cast<double>(P.from) + static_cast<double>(P.to - P.from) * f));
       for (size_t i = 0; i < lw.size(); ++i) {
         const std::string& name = lw[i].name;
         double d = from[i] + (dens[i] - from[i]) * f;
@@ -615,6 +687,8 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
         m.masks[name] = top_mask(score(name), old, std::llround(d * static_cast<double>(lw[i].numel)));
         m.param(name).mul_(m.masks[name].to(torch::kFloat32));
       }
+      // An outgoing column the cut just emptied: its unit's row goes too.
+      for (const UnitPair& P : pairs) clear_unreached(m, P);
     };
     cut(++applied);
     const int64_t batches_per_epoch = (X.size(0) + o.batch_size - 1) / o.batch_size;
@@ -643,6 +717,8 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     std::string line = "step " + std::to_string(k + 1) + ": density " +
                        fmt(100 * overall_density(model), 2) + "% (";
     for (size_t i = 0; i < lw.size(); ++i) line += (i ? " " : "") + lw[i].name + " " + fmt(100 * density_now(i), 2) + "%";
+    for (const UnitPair& P : pairs)
+      line += ", " + P.in + " units " + std::to_string(live_count(m, P)) + "/" + std::to_string(P.units);
     line += ")";
     if (!by_loss) {
       log(line);
@@ -738,6 +814,9 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
 
   // Record masks, ancestry and accuracies.
   auto record = [&](Model& out) {
+    // Retraining after a unit died moved its bias (Adam's momentum); it
+    // reaches nothing, so zero it again for the coder.
+    for (const UnitPair& P : pairs) clear_unreached(out.impl(), P);
     Evaluator ev(out, data);
     const double val = ev.evaluate(Split::val).top1_rate();
     const double test = ev.evaluate(Split::test).top1_rate();
@@ -764,6 +843,11 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       pl.params = L.numel;
       pl.kept = best.has_mask(L.name) ? best.impl().masks.at(L.name).sum().item<int64_t>() : best.nonzeros(L.name);
       kept_all += pl.kept;
+      for (const UnitPair& P : pairs)
+        if (P.in == L.name) {
+          pl.units = P.units;
+          pl.live_units = live_count(best.impl(), P);
+        }
       report->layers.push_back(pl);
     }
     report->density = static_cast<double>(kept_all) / static_cast<double>(total);

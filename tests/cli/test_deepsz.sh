@@ -132,6 +132,9 @@ run_bad "compress --max-loss 101" 1 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" -
 run_bad "prune --max-loss 200" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --max-loss 200 -o y.pt
 run_bad "prune --lr -1" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --lr -1 -o y.pt
 run_bad "prune --step-epochs -2" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --step-epochs -2 -o y.pt
+run_bad "prune --units 0" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 0 -o y.pt
+run_bad "prune --units 1.5" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 1.5 -o y.pt
+run_bad "prune --units, one pruned fc layer" 1 y.pt "successive" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 0.5 --layers fc1 -o y.pt
 run_bad "train --epochs -1" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --epochs -1 -o y.pt
 run_bad "decompress --threads 0" 2 y.pt -- "$DEEPSZ" decompress m.pt --threads 0 -o y.pt
 run_bad "compress --workers 0" 2 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 --workers 0 -o y.dsz

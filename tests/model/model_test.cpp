@@ -546,6 +546,61 @@ TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_r
   }
 }
 
+TEST(Prune, given_units_fraction_expect_whole_hidden_units_removed_on_both_sides_with_their_biases) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.density = 0.1;
+  o.units = 0.5;
+  o.step_epochs = 1;
+  o.final_epochs = 1;  // retraining after the cuts must not revive a unit or its bias
+  dm::PruneReport r;
+  dm::Model p = dm::prune(trained_lenet300(), *data, o, &r);
+  EXPECT_NEAR(r.density, 0.1, 0.01);
+  ASSERT_EQ(r.layers.size(), 3u);
+  EXPECT_EQ(r.layers[0].units, 300);
+  EXPECT_EQ(r.layers[1].units, 100);
+  EXPECT_EQ(r.layers[2].units, 0);  // the classifier's outputs are not hidden units
+  expect_masks_hold(p);
+  // Unit j of a hidden layer: row j of its weight, column j of the next one.
+  const auto check_pair = [&](const std::string& in, const std::string& out, const std::string& bias,
+                              int64_t units, int64_t inputs, int64_t outputs, int64_t want_live) {
+    const auto w_in = p.parameter(in), w_out = p.parameter(out), b = p.parameter(bias);
+    int64_t live = 0;
+    for (int64_t j = 0; j < units; ++j) {
+      bool row = false, col = false;
+      for (int64_t k = 0; k < inputs; ++k) row = row || w_in[static_cast<size_t>(j * inputs + k)] != 0.0f;
+      for (int64_t i = 0; i < outputs; ++i) col = col || w_out[static_cast<size_t>(i * units + j)] != 0.0f;
+      // A unit whose output reaches nothing has no inputs and no bias left
+      // (one whose inputs died but whose output lives is a constant: kept).
+      if (!col) {
+        EXPECT_FALSE(row) << in << " unit " << j << " reaches nothing but kept its inputs";
+        EXPECT_EQ(b[static_cast<size_t>(j)], 0.0f) << bias << "[" << j << "]";
+      }
+      live += row && col;
+    }
+    EXPECT_EQ(live, want_live) << in;
+    EXPECT_LE(live, units / 2);
+    EXPECT_GE(live, units / 2 - units / 10);
+  };
+  check_pair("fc1.weight", "fc2.weight", "fc1.bias", 300, 784, 100, r.layers[0].live_units);
+  check_pair("fc2.weight", "fc3.weight", "fc2.bias", 100, 300, 10, r.layers[1].live_units);
+  EXPECT_GT(r.test_top1, 0.6);
+}
+
+TEST(Prune, given_units_without_two_pruned_fc_layers_expect_invalid_argument) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.density = 0.5;
+  o.units = 0.5;
+  o.layers = {"fc1"};  // fc2 is not pruned: fc1's units have no pruned outgoing side
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  EXPECT_THROW(dm::prune(trained_lenet300(), *data, o), deepsz::Error);
+  o.layers.clear();
+  o.units = 0.0;
+  EXPECT_THROW(dm::prune(trained_lenet300(), *data, o), deepsz::Error);
+}
+
 // ---- TorchScript from PyTorch ------------------------------------------------
 
 TEST(TorchScript, given_scripted_and_traced_pytorch_models_expect_loaded_evaluated_and_saved) {

@@ -37,9 +37,15 @@ void run_prune(const PruneArgs& a) {
   pruned.save(a.output);
   if (a.json) {
     nlohmann::json layers = nlohmann::json::array();
-    for (const auto& l : r.layers)
-      layers.push_back({{"name", l.name}, {"params", l.params}, {"kept", l.kept},
-                        {"density", static_cast<double>(l.kept) / static_cast<double>(l.params)}});
+    for (const auto& l : r.layers) {
+      nlohmann::json j{{"name", l.name}, {"params", l.params}, {"kept", l.kept},
+                       {"density", static_cast<double>(l.kept) / static_cast<double>(l.params)}};
+      if (l.units > 0) {
+        j["units"] = l.units;
+        j["live_units"] = l.live_units;
+      }
+      layers.push_back(j);
+    }
     nlohmann::json j{{"output", a.output},          {"density", r.density},
                      {"input_val_top1", r.input_val_top1}, {"input_test_top1", r.input_test_top1},
                      {"val_top1", r.val_top1},      {"test_top1", r.test_top1},
@@ -49,10 +55,13 @@ void run_prune(const PruneArgs& a) {
   }
   std::printf("%s: density %s over %zu tensors in %.1f s\n", a.output.c_str(), percent(r.density, 3).c_str(),
               r.layers.size(), r.seconds);
-  for (const auto& l : r.layers)
-    std::printf("  %-14s %8lld / %-9lld %s\n", l.name.c_str(), static_cast<long long>(l.kept),
+  for (const auto& l : r.layers) {
+    std::printf("  %-14s %8lld / %-9lld %s", l.name.c_str(), static_cast<long long>(l.kept),
                 static_cast<long long>(l.params),
                 percent(static_cast<double>(l.kept) / static_cast<double>(l.params), 3).c_str());
+    if (l.units > 0) std::printf("  units %lld / %lld", static_cast<long long>(l.live_units), static_cast<long long>(l.units));
+    std::printf("\n");
+  }
   std::printf("  val top-1  %s -> %s\n  test top-1 %s -> %s\n", percent(r.input_val_top1).c_str(),
               percent(r.val_top1).c_str(), percent(r.input_test_top1).c_str(), percent(r.test_top1).c_str());
 }
@@ -94,6 +103,10 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--erk-power", args->prune.erk_power, "ERK allocation: density proportional to (sum(shape)/prod(shape))^power")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 4.0));
+  cmd->add_option("--units", args->prune.units,
+                  "also prune whole hidden units of the fc layers, down to this fraction of each hidden layer (1: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
   cmd->add_option("--distill", args->prune.distill, "weight in [0, 1] of distillation from the input model while retraining (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));

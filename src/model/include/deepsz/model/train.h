@@ -59,6 +59,11 @@ struct PruneOptions {
   double fine_step_factor = 0.85;  // the factor once the density is at or below fine_below
   double fine_below = 0.10;
   double erk_power = 1.4;          // ERK densities proportional to (sum(shape) / prod(shape))^power
+  // < 1: also prune whole hidden units of the fully connected layers (a row
+  // of a pruned fc weight with the matching column of the next pruned fc
+  // weight), at the pace of the density, down to this fraction of each
+  // hidden layer's units (docs/PRUNING.md, "Hidden units"). 1: off.
+  double units = 1.0;
   double distill = 0.0;            // > 0: weight of the distillation loss from the input model while retraining
   double temperature = 2.0;        // softening of the teacher's outputs
   int64_t batch_size = 64;
@@ -74,6 +79,7 @@ struct PrunedLayer {
   std::string name;
   int64_t params = 0;
   int64_t kept = 0;
+  int64_t units = 0, live_units = 0;  // rows of an fc weight whose units are pruned (options.units < 1), else 0
 };
 
 struct PruneReport {
