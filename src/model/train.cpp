@@ -369,6 +369,35 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   const auto names = prunable_parameters(input, o.layers, o.conv);
   Model model = input;
   Model::Impl& m = model.impl();
+  // Hidden units (o.units < 1): pairs of successive pruned fc layers with
+  // only elementwise layers between them. Unit j of a pair is row j of the
+  // first weight (its inputs) and column j of the second (its outputs); a
+  // unit is live while both have a survivor.
+  struct UnitPair {
+    std::string in, out, bias;
+    int64_t units = 0;
+    int64_t from = 0, to = 0;  // live units at the start and at the end of the current step
+  };
+  std::vector<UnitPair> pairs;
+  if (o.units < 1) {
+    if (!(o.units > 0)) throw Error(ErrorCode::invalid_argument, "--units must be in (0, 1]");
+    if (m.kind != FileKind::native)
+      throw Error(ErrorCode::invalid_argument, "--units needs a model made by deepsz (it follows the layer order)");
+    auto pruned = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+    for (size_t l = 0; l < m.layers.size(); ++l) {
+      if (m.layers[l].kind != Layer::Kind::linear || !pruned(m.layers[l].name + ".weight")) continue;
+      for (size_t k = l + 1; k < m.layers.size(); ++k) {
+        const Layer::Kind kind = m.layers[k].kind;
+        if (kind == Layer::Kind::relu || kind == Layer::Kind::dropout) continue;
+        const std::string a = m.layers[l].name + ".weight", b = m.layers[k].name + ".weight";
+        if (kind == Layer::Kind::linear && pruned(b) && m.param(a).size(0) == m.param(b).size(1))
+          pairs.push_back({a, b, m.layers[l].name + ".bias", m.param(a).size(0)});
+        break;
+      }
+    }
+    if (pairs.empty())
+      throw Error(ErrorCode::invalid_argument, "--units: the model has no two successive pruned fully connected layers");
+  }
   // A step is accepted when its val drop is at most `accept`: the budget minus
   // a safety margin (at most half the budget), because picking the sparsest
   // state whose noisy reading is within budget selects lucky readings.
@@ -433,35 +462,6 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   };
   refresh_scales();
 
-  // Hidden units (o.units < 1): pairs of successive pruned fc layers with
-  // only elementwise layers between them. Unit j of a pair is row j of the
-  // first weight (its inputs) and column j of the second (its outputs); a
-  // unit is live while both have a survivor.
-  struct UnitPair {
-    std::string in, out, bias;
-    int64_t units = 0;
-    int64_t from = 0, to = 0;  // live units at the start and at the end of the current step
-  };
-  std::vector<UnitPair> pairs;
-  if (o.units < 1) {
-    if (!(o.units > 0)) throw Error(ErrorCode::invalid_argument, "--units must be in (0, 1]");
-    if (m.kind != FileKind::native)
-      throw Error(ErrorCode::invalid_argument, "--units needs a model made by deepsz (it follows the layer order)");
-    auto pruned = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
-    for (size_t l = 0; l < m.layers.size(); ++l) {
-      if (m.layers[l].kind != Layer::Kind::linear || !pruned(m.layers[l].name + ".weight")) continue;
-      for (size_t k = l + 1; k < m.layers.size(); ++k) {
-        const Layer::Kind kind = m.layers[k].kind;
-        if (kind == Layer::Kind::relu || kind == Layer::Kind::dropout) continue;
-        const std::string a = m.layers[l].name + ".weight", b = m.layers[k].name + ".weight";
-        if (kind == Layer::Kind::linear && pruned(b) && m.param(a).size(0) == m.param(b).size(1))
-          pairs.push_back({a, b, m.layers[l].name + ".bias", m.param(a).size(0)});
-        break;
-      }
-    }
-    if (pairs.empty())
-      throw Error(ErrorCode::invalid_argument, "--units: the model has no two successive pruned fully connected layers");
-  }
   auto live_units = [](Model::Impl& mi, const UnitPair& P) {
     torch::Tensor rows = mi.masks.count(P.in) ? mi.masks[P.in].any(1) : mi.param(P.in).ne(0).any(1);
     torch::Tensor cols = mi.masks.count(P.out) ? mi.masks[P.out].any(0) : mi.param(P.out).ne(0).any(0);
