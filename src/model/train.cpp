@@ -664,11 +664,19 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       from[i] = density_now(i);
       dens[i] = std::max(dens[i], 0.75 * from[i]);
     }
-    // Hidden units go at the pace of the density, down to o.units of each layer.
+    // Hidden units follow the square root of their layer's density target
+    // (so the rows and the density within a live row shrink alike), never
+    // more than a quarter of them in one step, down to o.units of the layer.
+    // (Cut at the pace of the density itself, 25% of the units a step,
+    // LeNet-5 read 0.30-0.50 points at 42% and 31%, where unstructured
+    // pruning reads about 0.)
     for (UnitPair& P : pairs) {
+      const size_t i = static_cast<size_t>(
+          std::find_if(lw.begin(), lw.end(), [&](const Layerwise& L) { return L.name == P.in; }) - lw.begin());
+      const double units = static_cast<double>(P.units);
       P.from = live_count(m, P);
-      P.to = std::min<int64_t>(P.from, std::max<int64_t>(std::llround(o.units * static_cast<double>(P.units)),
-                                                          std::llround(factor * static_cast<double>(P.from))));
+      P.to = std::min<int64_t>(P.from, std::max({std::llround(o.units * units), std::llround(std::sqrt(dens[i]) * units),
+                                                  std::llround(0.75 * static_cast<double>(P.from))}));
     }
     // Gradual pruning within the step (Zhu & Gupta's cubic schedule): from
     // the step's start to its target in kIncrements cuts spread over the

@@ -61,7 +61,7 @@ struct PruneOptions {
   double erk_power = 1.4;          // ERK densities proportional to (sum(shape) / prod(shape))^power
   // < 1: also prune whole hidden units of the fully connected layers (a row
   // of a pruned fc weight with the matching column of the next pruned fc
-  // weight), at the pace of the density, down to this fraction of each
+  // weight), following the square root of the first one's density, down to this fraction of each
   // hidden layer's units (docs/PRUNING.md, "Hidden units"). 1: off.
   double units = 1.0;
   double distill = 0.0;            // > 0: weight of the distillation loss from the input model while retraining
