@@ -36,7 +36,8 @@ for arch in "${ARCHS[@]}"; do
   else
     # Trains and prunes once (cached), and runs the default pipeline.
     "$DEEPSZ" run --model "$arch" --cache "$CACHE" -q "${DATA[@]}" >"$OUT/$arch-run.txt"
-    pruned="$CACHE/$arch-pruned-0.3-m0.1.pt"
+    recipe=""; [[ $arch == lenet5 ]] && recipe="-kd0.5-e8-fisher-global"  # deepsz run's LeNet-5 recipe (cache name)
+    pruned="$CACHE/$arch-pruned-0.3-m0.1$recipe.pt"
   fi
   for method in default paper zfp; do
     case "$method" in
