@@ -462,22 +462,28 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   };
   refresh_scales();
 
-  auto live_units = [](Model::Impl& mi, const UnitPair& P) {
-    torch::Tensor rows = mi.masks.count(P.in) ? mi.masks[P.in].any(1) : mi.param(P.in).ne(0).any(1);
-    torch::Tensor cols = mi.masks.count(P.out) ? mi.masks[P.out].any(0) : mi.param(P.out).ne(0).any(0);
-    return rows.logical_and(cols);
+  // The surviving entries of a tensor (its mask, or its nonzeros, NaN
+  // included, when it has none yet), and the narrowing of its mask by `keep`
+  // (broadcast against it), applied to the weights.
+  auto survivors = [](Model::Impl& mi, const std::string& name) {
+    return mi.masks.count(name) ? mi.masks[name] : mi.param(name).ne(0);
+  };
+  auto restrict_mask = [survivors](Model::Impl& mi, const std::string& name, const torch::Tensor& keep) {
+    torch::Tensor& w = mi.param(name);
+    mi.masks[name] = survivors(mi, name).logical_and(keep.expand_as(w));
+    w.mul_(mi.masks[name].to(torch::kFloat32));
+  };
+  auto live_units = [survivors](Model::Impl& mi, const UnitPair& P) {
+    return survivors(mi, P.in).any(1).logical_and(survivors(mi, P.out).any(0));
   };
   // Units whose output reaches nothing (their outgoing column is pruned):
   // their incoming row and bias can go without changing the function. (A
   // unit whose row died but whose column lives is a constant, a bias of the
   // next layer: it stays.)
-  auto clear_unreached = [](Model::Impl& mi, const UnitPair& P) {
+  auto clear_unreached = [survivors, restrict_mask](Model::Impl& mi, const UnitPair& P) {
     torch::NoGradGuard g;
-    torch::Tensor reach = mi.masks.count(P.out) ? mi.masks[P.out].any(0) : mi.param(P.out).ne(0).any(0);
-    torch::Tensor& w = mi.param(P.in);
-    if (!mi.masks.count(P.in)) mi.masks[P.in] = w.ne(0).logical_or(w.isnan());
-    mi.masks[P.in] = mi.masks[P.in].logical_and(reach.view({-1, 1}).expand_as(w));
-    w.mul_(mi.masks[P.in].to(torch::kFloat32));
+    torch::Tensor reach = survivors(mi, P.out).any(0);
+    restrict_mask(mi, P.in, reach.view({-1, 1}));
     if (mi.has_param(P.bias)) mi.param(P.bias).mul_(reach.to(torch::kFloat32));
   };
   // Keeps the `target` live units of highest score (the norm of the unit's
@@ -487,11 +493,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     torch::Tensor live = live_units(m, P);
     if (live.sum().item<int64_t>() > target) {
       torch::NoGradGuard g;
-      torch::Tensor keep = top_mask(score(P.out).square().sum(0).sqrt(), &live, target);
-      torch::Tensor& w = m.param(P.out);
-      if (!m.masks.count(P.out)) m.masks[P.out] = w.ne(0).logical_or(w.isnan());
-      m.masks[P.out] = m.masks[P.out].logical_and(keep.view({1, -1}).expand_as(w));
-      w.mul_(m.masks[P.out].to(torch::kFloat32));
+      restrict_mask(m, P.out, top_mask(score(P.out).square().sum(0).sqrt(), &live, target).view({1, -1}));
     }
     clear_unreached(m, P);
   };
