@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iterator>
 #include <numeric>
 #include <sstream>
@@ -412,10 +413,31 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
   const double n_val = static_cast<double>(ref_val.size());
   log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
+  // An input that was pruned already records its dense ancestor's val top-1
+  // on the same split: the budget counts from that ancestor (as compress's
+  // does), so what the earlier pruning spent counts. Paired drops add
+  // exactly, dense - new = (dense - input) + (input - new), in images; an
+  // input that beat its ancestor does not widen the budget (that gain was
+  // chosen on these images).
+  double spent_pp = 0;
+  if (const std::string dv = input.metadata(meta::dense_val_top1); by_loss && !dv.empty()) {
+    const std::string vi = input.metadata(meta::val_images);
+    if (!vi.empty() && vi != std::to_string(data.val.size()))
+      throw Error(ErrorCode::invalid_argument, "the input was pruned on a validation split of " + vi +
+                                                   " images, this one has " + std::to_string(data.val.size()) +
+                                                   ": pass --val " + vi + " (its budget counts from its dense ancestor)");
+    char* end = nullptr;
+    const double dense_val = std::strtod(dv.c_str(), &end);
+    if (end == dv.c_str() || *end != '\0' || !(dense_val >= 0 && dense_val <= 1))
+      throw Error(ErrorCode::corruption_detected, "the input's recorded dense val top-1 '" + dv + "' is not a fraction");
+    spent_pp = std::max(0.0, 100.0 * (dense_val - ref_val_top1));
+    log("dense ancestor: val top-1 " + fmt(100 * dense_val) + "%; earlier pruning spent " + fmt(spent_pp) +
+        " points of the budget, every drop below is against the ancestor");
+  }
   auto drop_points = [&](const std::vector<uint8_t>& c) {
     int64_t diff = 0;
     for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref_val[i]} - int64_t{c[i]};
-    return 100.0 * static_cast<double>(diff) / n_val;
+    return spent_pp + 100.0 * static_cast<double>(diff) / n_val;
   };
 
   torch::Tensor X, Y;

@@ -548,6 +548,36 @@ TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_r
   }
 }
 
+TEST(Prune, given_pruned_input_expect_budget_counted_from_its_dense_ancestor) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.max_loss = 3.0;  // loose: from the dense model itself, steps are accepted (test above)
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  o.step_factor = 0.5;
+  dm::Model input = trained_lenet300();
+  const double val = dm::Evaluator(input, *data).evaluate(dm::Split::val).top1_rate();
+  // An ancestor 20 points better on this split: earlier pruning spent far
+  // more than the whole budget (retraining the briefly trained model gains
+  // a few points, not 17), so no state is accepted and the input returns.
+  ASSERT_LT(val, 0.8);
+  input.set_metadata(dm::meta::dense_val_top1, std::to_string(val + 0.2));
+  input.set_metadata(dm::meta::val_images, std::to_string(data->val.size()));
+  dm::PruneReport r;
+  dm::Model p = dm::prune(input, *data, o, &r);
+  for (const auto& name : {"fc1.weight", "fc2.weight", "fc3.weight"})
+    EXPECT_EQ(p.nonzeros(name), input.nonzeros(name)) << name;
+  // An ancestor measured on another split cannot be counted from.
+  input.set_metadata(dm::meta::val_images, std::to_string(data->val.size() + 1));
+  try {
+    dm::prune(input, *data, o);
+    FAIL() << "expected invalid_argument";
+  } catch (const deepsz::Error& e) {
+    EXPECT_EQ(static_cast<int>(e.code()), static_cast<int>(deepsz::ErrorCode::invalid_argument));
+    EXPECT_NE(std::string(e.what()).find("--val"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Prune, given_units_fraction_expect_whole_hidden_units_removed_on_both_sides_with_their_biases) {
   NEED_FASHION(data);
   dm::PruneOptions o;

@@ -74,7 +74,7 @@ void add_prune_command(CLI::App& app) {
   add_data_options(cmd, args->data);
   auto* d = cmd->add_option("--density", args->prune.density, "target density over the pruned tensors, in (0, 1]");
   d->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
-  auto* l = cmd->add_option("--max-loss", args->prune.max_loss, "largest val top-1 loss in percentage points");
+  auto* l = cmd->add_option("--max-loss", args->prune.max_loss, "largest val top-1 loss in percentage points (against the dense ancestor when the input records one)");
   l->check(CLI::Range(0.0, 100.0));
   d->excludes(l);
   cmd->add_option("--layers", args->prune.layers, "comma-separated tensors or layers to prune (default: all fc)")->delimiter(',');
