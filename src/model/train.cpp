@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
+#include <tuple>
 #include <iterator>
 #include <numeric>
 #include <sstream>
@@ -57,6 +59,10 @@ struct Distillation {
   double temperature = 1.0;
 };
 
+// The nearest point of the lattice step * Z, in float32 as the decoder
+// rebuilds it (k * step with k integral; 0 stays 0).
+torch::Tensor snap_to_lattice(const torch::Tensor& w, float step) { return (w / step).round() * step; }
+
 // Adam with a cosine learning-rate decay over all batches of the run. Masked
 // parameters have their gradient zeroed before the step and the mask applied
 // again after it, so pruned weights stay exactly zero.
@@ -64,8 +70,26 @@ void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, 
                 int64_t batch, uint64_t seed, const ProgressFn& progress,
                 const std::function<void(int)>& after_epoch = nullptr,
                 const std::function<bool(int64_t, int64_t)>& update_masks = nullptr, double weight_decay = 0.0,
-                const Distillation* distill = nullptr) {
+                const Distillation* distill = nullptr, const std::map<std::string, float>* lattice = nullptr) {
   const bool kd = distill && distill->alpha > 0 && distill->logits.defined();
+  // Quantisation-aware training (straight-through estimator): the forward
+  // pass and the readings see every lattice tensor snapped to its lattice
+  // s * round(w / s); the gradient taken there updates the float weights.
+  std::map<std::string, torch::Tensor> shadow;
+  auto snap = [&] {
+    if (!lattice) return;
+    torch::NoGradGuard g;
+    for (const auto& [name, step] : *lattice) {
+      torch::Tensor& w = m.param(name);
+      shadow[name] = w.detach().clone();
+      w.copy_(snap_to_lattice(w.detach(), step));
+    }
+  };
+  auto unsnap = [&] {
+    if (!lattice) return;
+    torch::NoGradGuard g;
+    for (const auto& [name, step] : *lattice) m.param(name).copy_(shadow[name]);
+  };
   torch::Tensor soft_all;
   if (kd) soft_all = torch::softmax(distill->logits / distill->temperature, 1);
   std::vector<torch::Tensor> params;
@@ -115,6 +139,7 @@ void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, 
       auto xb = X.index_select(0, idx);
       auto yb = Y.index_select(0, idx);
       opt.zero_grad();
+      snap();
       auto out = m.forward(xb);
       auto loss = torch::nn::functional::cross_entropy(out, yb);
       if (kd) {
@@ -124,6 +149,7 @@ void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, 
         loss = (1.0 - distill->alpha) * loss + distill->alpha * kd_loss;
       }
       loss.backward();
+      unsnap();
       for (auto& [name, mk] : fmask) {
         auto& g = m.param(name).mutable_grad();
         if (g.defined()) g.mul_(mk);
@@ -149,7 +175,9 @@ void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, 
     }
     if (after_epoch) {
       m.set_training(false);
+      snap();
       after_epoch(e + 1);
+      unsnap();
       m.set_training(true);
     }
   }
@@ -270,6 +298,30 @@ std::map<std::string, torch::Tensor> output_scales(Model::Impl& m, const torch::
     if (r.size(0) == w.size(0)) out[name] = r;
   }
   return out;
+}
+
+// The budget an input that was pruned (or quantised) already has spent: it
+// records its dense ancestor's val top-1 on the same split, and the budget
+// counts from that ancestor (as compress's does). Paired drops add exactly,
+// dense - new = (dense - input) + (input - new), in images; an input that beat
+// its ancestor does not widen the budget (that gain was chosen on these images).
+double budget_spent(const Model& input, const Dataset& data, double input_val_top1,
+                    const std::function<void(const std::string&)>& log) {
+  const std::string dv = input.metadata(meta::dense_val_top1);
+  if (dv.empty()) return 0.0;
+  const std::string vi = input.metadata(meta::val_images);
+  if (!vi.empty() && vi != std::to_string(data.val.size()))
+    throw Error(ErrorCode::invalid_argument, "the input was pruned on a validation split of " + vi +
+                                                 " images, this one has " + std::to_string(data.val.size()) +
+                                                 ": pass --val " + vi + " (its budget counts from its dense ancestor)");
+  char* end = nullptr;
+  const double dense_val = std::strtod(dv.c_str(), &end);
+  if (end == dv.c_str() || *end != '\0' || !(dense_val >= 0 && dense_val <= 1))
+    throw Error(ErrorCode::corruption_detected, "the input's recorded dense val top-1 '" + dv + "' is not a fraction");
+  const double spent = std::max(0.0, 100.0 * (dense_val - input_val_top1));
+  log("dense ancestor: val top-1 " + fmt(100 * dense_val) + "%; earlier steps spent " + fmt(spent) +
+      " points of the budget, every drop below is against the ancestor");
+  return spent;
 }
 
 }  // namespace
@@ -413,27 +465,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
   const double n_val = static_cast<double>(ref_val.size());
   log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
-  // An input that was pruned already records its dense ancestor's val top-1
-  // on the same split: the budget counts from that ancestor (as compress's
-  // does), so what the earlier pruning spent counts. Paired drops add
-  // exactly, dense - new = (dense - input) + (input - new), in images; an
-  // input that beat its ancestor does not widen the budget (that gain was
-  // chosen on these images).
-  double spent_pp = 0;
-  if (const std::string dv = input.metadata(meta::dense_val_top1); by_loss && !dv.empty()) {
-    const std::string vi = input.metadata(meta::val_images);
-    if (!vi.empty() && vi != std::to_string(data.val.size()))
-      throw Error(ErrorCode::invalid_argument, "the input was pruned on a validation split of " + vi +
-                                                   " images, this one has " + std::to_string(data.val.size()) +
-                                                   ": pass --val " + vi + " (its budget counts from its dense ancestor)");
-    char* end = nullptr;
-    const double dense_val = std::strtod(dv.c_str(), &end);
-    if (end == dv.c_str() || *end != '\0' || !(dense_val >= 0 && dense_val <= 1))
-      throw Error(ErrorCode::corruption_detected, "the input's recorded dense val top-1 '" + dv + "' is not a fraction");
-    spent_pp = std::max(0.0, 100.0 * (dense_val - ref_val_top1));
-    log("dense ancestor: val top-1 " + fmt(100 * dense_val) + "%; earlier pruning spent " + fmt(spent_pp) +
-        " points of the budget, every drop below is against the ancestor");
-  }
+  const double spent_pp = by_loss ? budget_spent(input, data, ref_val_top1, log) : 0.0;
   auto drop_points = [&](const std::vector<uint8_t>& c) {
     int64_t diff = 0;
     for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref_val[i]} - int64_t{c[i]};
@@ -887,6 +919,199 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     report->input_test_top1 = ref_test_top1;
     report->val_top1 = val_top1;
     report->test_top1 = test_top1;
+    report->seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  }
+  return best;
+}
+
+
+Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o, QuantizeReport* report) {
+  const auto t_start = Clock::now();
+  if (!(o.max_loss >= 0 && o.max_loss <= 100)) throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
+  if (!(o.start > 0 && o.start < 100)) throw Error(ErrorCode::invalid_argument, "--start must be in (0, 100)");
+  if (!(o.growth > 1 && o.growth <= 4)) throw Error(ErrorCode::invalid_argument, "--growth must be in (1, 4]");
+  if (o.max_levels < 1 || o.epochs < 1) throw Error(ErrorCode::invalid_argument, "--levels and --epochs must be >= 1");
+  if (!(o.margin >= 0)) throw Error(ErrorCode::invalid_argument, "the validation margin must be >= 0");
+  if (!(o.distill >= 0 && o.distill <= 1) || !(o.temperature > 0))
+    throw Error(ErrorCode::invalid_argument, "--distill must be in [0, 1] and --temperature > 0");
+  auto log = [&](const std::string& s) {
+    if (o.log) o.log(s);
+  };
+  Model model = input;
+  Model::Impl& m = model.impl();
+  std::vector<std::string> names;
+  if (o.layers.empty() && !input.masked_parameters().empty()) names = input.masked_parameters();
+  else names = prunable_parameters(input, o.layers, true);
+
+  torch::Tensor X, Y;
+  Distillation distill;
+  try {
+    X = images_tensor(data.train, model.preprocessing());
+    Y = labels_tensor(data.train);
+    if (o.distill > 0) {
+      torch::NoGradGuard g;
+      m.set_training(false);
+      std::vector<torch::Tensor> parts;
+      for (int64_t b = 0; b < X.size(0); b += 1000) parts.push_back(m.forward(X.slice(0, b, std::min(X.size(0), b + 1000))));
+      distill.logits = torch::cat(parts, 0).detach();
+      distill.alpha = o.distill;
+      distill.temperature = o.temperature;
+    }
+  } catch (const c10::Error& e) {
+    throw_from_torch(e, "quantize");
+  }
+
+  // Reference: the input on the same validation images (paired), the budget
+  // counted from its dense ancestor when it records one.
+  Evaluator ref_eval(model, data);
+  const std::vector<uint8_t> ref_val = ref_eval.correct(Split::val);
+  const double ref_val_top1 = mean_of(ref_val);
+  const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
+  log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
+  const double spent_pp = budget_spent(input, data, ref_val_top1, log);
+  const double accept = o.max_loss - std::min(o.margin, 0.5 * o.max_loss);
+  auto drop_points = [&](const std::vector<uint8_t>& c) {
+    int64_t diff = 0;
+    for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref_val[i]} - int64_t{c[i]};
+    return spent_pp + 100.0 * static_cast<double>(diff) / static_cast<double>(ref_val.size());
+  };
+
+  // Each tensor's spread: the rms of its nonzeros (its survivors).
+  std::map<std::string, double> rms;
+  for (const auto& name : names) {
+    torch::Tensor w = m.param(name).detach();
+    torch::Tensor nz = w.masked_select(w.ne(0));
+    rms[name] = nz.numel() > 0 ? nz.square().mean().sqrt().item<double>() : 0.0;
+  }
+  auto lattice_at = [&](double c) {
+    std::map<std::string, float> steps;
+    for (const auto& name : names)
+      if (rms[name] > 0) steps[name] = static_cast<float>(c * rms[name]);
+    return steps;
+  };
+  auto snapped = [&](const Model& from, const std::map<std::string, float>& steps) {
+    Model out = from;
+    torch::NoGradGuard g;
+    for (const auto& [name, step] : steps) out.impl().param(name).copy_(snap_to_lattice(out.impl().param(name), step));
+    return out;
+  };
+  auto entropy_bits = [](const torch::Tensor& w, float step) {
+    torch::Tensor nz = w.masked_select(w.ne(0));
+    if (nz.numel() == 0) return 0.0;
+    torch::Tensor k = (nz / step).round().to(torch::kInt64);
+    auto counts = std::get<2>(torch::_unique2(k, false, false, true)).to(torch::kDouble);
+    torch::Tensor p = counts / static_cast<double>(nz.numel());
+    return -(p * p.log2()).sum().item<double>();
+  };
+
+  // Levels from fine to coarse; each retrains (straight-through) from the
+  // previous level's float weights, reads the paired val drop twice (after
+  // the last two epochs, snapped) and gets one more round at half the rate
+  // when over the acceptance bound; two failures in a row end the search.
+  // The choice among accepted levels is smoothed as prune's (isotonic fit).
+  std::vector<double> stats;
+  std::vector<std::tuple<size_t, double, Model>> candidates;
+  int failures = 0;
+  uint64_t seed = o.seed;
+  double c = o.start;
+  for (int level = 0; level < o.max_levels; ++level, c *= o.growth) {
+    const std::map<std::string, float> steps = lattice_at(c);
+    std::vector<double> readings;
+    auto read = [&](int e) {
+      if (e + 2 > o.epochs) readings.push_back(drop_points(Evaluator(model, data).correct(Split::val)));
+    };
+    auto retrain = [&](double lr) {
+      readings.clear();
+      try {
+        run_epochs(m, X, Y, o.epochs, lr, o.batch_size, ++seed, o.progress, read, nullptr, o.weight_decay,
+                   o.distill > 0 ? &distill : nullptr, &steps);
+      } catch (const c10::Error& e) {
+        throw_from_torch(e, "quantisation-aware retraining failed");
+      }
+      return std::accumulate(readings.begin(), readings.end(), 0.0) / static_cast<double>(readings.size());
+    };
+    double stat = retrain(o.learning_rate);
+    std::string line = "level " + std::to_string(level + 1) + ": step " + fmt(c, 3) + " rms";
+    if (stat > accept + 1e-9 && stat <= o.max_loss + 2.0) {
+      log(line + ", val drop " + fmt(stat, 2) + " points: retraining again");
+      stat = retrain(o.learning_rate * 0.5);
+      line = "level " + std::to_string(level + 1) + " again";
+    }
+    const bool ok = stat <= accept + 1e-9;
+    Model state = snapped(model, steps);
+    line += " (";
+    bool first = true;
+    for (const auto& [name, step] : steps) {
+      line += (first ? "" : " ") + name + " " + fmt(entropy_bits(state.impl().param(name), step), 2) + " bits";
+      first = false;
+    }
+    line += "), val drop " + fmt(stat, 2) + " points (readings";
+    for (double r : readings) line += " " + fmt(r, 2);
+    log(line + ") " + (ok ? "accepted" : "over budget"));
+    stats.push_back(stat);
+    if (ok) {
+      candidates.emplace_back(stats.size() - 1, c, std::move(state));
+      failures = 0;
+    } else if (++failures >= 2 || stat > o.max_loss + 2.0) {
+      break;
+    }
+  }
+  const std::vector<double> smooth = isotonic_non_decreasing(stats);
+  Model best = input;
+  double best_c = 0, best_stat = 0;
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+    const size_t k = std::get<0>(*it);
+    if (smooth[k] <= accept + 1e-9) {
+      best_c = std::get<1>(*it);
+      best_stat = stats[k];
+      best = std::move(std::get<2>(*it));
+      log("chosen: level " + std::to_string(k + 1) + " (step " + fmt(best_c, 3) + " rms), val drop " +
+          fmt(best_stat, 2) + " points, smoothed " + fmt(smooth[k], 2));
+      break;
+    }
+    log("level " + std::to_string(k + 1) + " rejected: smoothed val drop " + fmt(smooth[k], 2) + " points");
+  }
+  if (best_c == 0) log("no level met the budget: the input is returned unchanged");
+
+  // Survivors that snapped to 0 are pruned (their mask too); each lattice is
+  // recorded exactly ("%.9g" round-trips a float).
+  std::vector<QuantizedLayer> layers;
+  if (best_c > 0) {
+    const std::map<std::string, float> steps = lattice_at(best_c);
+    for (const auto& [name, step] : steps) {
+      QuantizedLayer ql;
+      ql.name = name;
+      ql.step = step;
+      ql.kept_before = input.nonzeros(name);
+      torch::Tensor& w = best.impl().param(name);
+      if (best.impl().masks.count(name)) best.impl().masks[name] = best.impl().masks[name].logical_and(w.ne(0));
+      ql.kept = best.nonzeros(name);
+      ql.code_entropy_bits = entropy_bits(w.detach(), step);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(step));
+      best.set_metadata(std::string(meta::lattice_prefix) + name, buf);
+      layers.push_back(ql);
+    }
+    if (input.metadata(meta::dense_val_top1).empty()) {
+      best.set_metadata(meta::dense_val_top1, fraction_string(ref_val_top1));
+      best.set_metadata(meta::dense_test_top1, fraction_string(ref_test_top1));
+    }
+    best.set_metadata(meta::quantize_max_loss, fraction_string(o.max_loss));
+    best.set_metadata(meta::val_images, std::to_string(data.val.size()));
+  }
+  Evaluator ev(best, data);
+  const double val = ev.evaluate(Split::val).top1_rate();
+  const double test = ev.evaluate(Split::test).top1_rate();
+  best.set_metadata(meta::val_top1, fraction_string(val));
+  best.set_metadata(meta::test_top1, fraction_string(test));
+  if (report) {
+    report->layers = std::move(layers);
+    report->relative_step = best_c;
+    report->val_drop_pp = best_stat;
+    report->input_val_top1 = ref_val_top1;
+    report->input_test_top1 = ref_test_top1;
+    report->val_top1 = val;
+    report->test_top1 = test;
     report->seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
   }
   return best;

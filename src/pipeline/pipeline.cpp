@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -84,6 +85,23 @@ MethodSettings settings_for(Method m) {
   return s;
 }
 
+// The lattice step recorded for `name`, if every value is (to float
+// rounding) an integer multiple of it; else 0. A record that does not hold
+// (the model was edited after deepsz quantize) is ignored, not trusted.
+static double recorded_lattice(const model::Model& m, const std::string& name, const std::vector<float>& values) {
+  const std::string rec = m.metadata(std::string(model::meta::lattice_prefix) + name);
+  if (rec.empty()) return 0.0;
+  char* end = nullptr;
+  const double step = std::strtod(rec.c_str(), &end);
+  if (end == rec.c_str() || *end != '\0' || !(step > 0.0) || !std::isfinite(step)) return 0.0;
+  for (float v : values) {
+    if (!std::isfinite(v)) return 0.0;
+    const double k = std::nearbyint(double(v) / step);
+    if (std::fabs(double(v) - k * step) > 1e-5 * step) return 0.0;
+  }
+  return step;
+}
+
 std::vector<TensorPlan> plan_tensors(const model::Model& m, const CompressOptions& o) {
   std::vector<TensorPlan> plans;
   const std::vector<model::ParamInfo> all = m.parameters();
@@ -124,6 +142,7 @@ std::vector<TensorPlan> plan_tensors(const model::Model& m, const CompressOption
       lossy = lossy && !p.conv_layer;
     }
     p.lossy = lossy;
+    p.lattice = recorded_lattice(m, info.name, p.values);
     plans.push_back(std::move(p));
   }
   return plans;
@@ -293,6 +312,12 @@ AssessmentTable assess(const model::Model& input, const model::Dataset& data,
                            ref.size(), o.max_candidates);
         BoundSearch search(bo);
         while (auto b = search.next()) search.record(*b, measure(*b));
+        // A quantised tensor: half its lattice step codes every value as it
+        // is (the codes are the lattice's integers, whatever the predictor),
+        // so that candidate costs only what quantisation already measured.
+        if (p.lattice > 0.0 && s.lossy_codec == ValueCodec::dsz &&
+            std::none_of(found.begin(), found.end(), [&](const Candidate& c) { return c.abs_error_bound == 0.5 * p.lattice; }))
+          measure(0.5 * p.lattice);
       }
       bar.advance(per_tensor > found.size() ? per_tensor - found.size() : 0, p.info.name + " done");
       std::sort(found.begin(), found.end(),

@@ -32,6 +32,10 @@ struct TensorPlan {
   bool sparse = false;  // index of nonzeros + values
   bool lossy = false;   // gets lossy candidates
   bool conv_layer = false;  // belongs to a convolution (weight or bias)
+  // The step of the lattice the model records for this tensor
+  // (meta::lattice_prefix, written by deepsz quantize) when every value was
+  // checked to lie on it; 0: none. Bound lattice / 2 rebuilds it as it is.
+  double lattice = 0.0;
 };
 
 std::vector<TensorPlan> plan_tensors(const model::Model& m, const CompressOptions& o);

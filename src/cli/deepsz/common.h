@@ -15,6 +15,7 @@ namespace deepsz::cli {
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_create_command(CLI::App& app);
 #ifdef DEEPSZ_HAVE_PIPELINE

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc && !command; ++i)
     if (argv[i][0] != '-') command = argv[i];
   bool computes = false;
-  for (const char* c : {"train", "eval", "prune", "compress", "run"})
+  for (const char* c : {"train", "eval", "prune", "quantize", "compress", "run"})
     computes |= command && std::strcmp(command, c) == 0;
   if (computes && !std::getenv("OMP_WAIT_POLICY")) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   deepsz::cli::add_train_command(app);
   deepsz::cli::add_eval_command(app);
   deepsz::cli::add_prune_command(app);
+  deepsz::cli::add_quantize_command(app);
   deepsz::cli::add_info_command(app);
   deepsz::cli::add_create_command(app);
 #ifdef DEEPSZ_HAVE_PIPELINE

@@ -98,6 +98,49 @@ struct PruneReport {
 Model prune(const Model& model, const Dataset& data, const PruneOptions& options,
             PruneReport* report = nullptr);
 
+struct QuantizeOptions {
+  double max_loss = 0.3;       // val top-1 points, against the dense ancestor when the input records one
+  double margin = 0.1;         // accept a level when its val drop <= max_loss - min(margin, max_loss / 2)
+  double start = 0.1;          // first lattice step, as a fraction of each tensor's rms (of its nonzeros)
+  double growth = 1.41421356;  // step ratio between successive levels
+  int max_levels = 14;
+  int epochs = 3;              // quantisation-aware retraining at each level
+  double learning_rate = 5e-4; // Adam, cosine decay within each level
+  double weight_decay = 0.0;
+  double distill = 0.5;        // weight of distillation from the input model (0: off)
+  double temperature = 2.0;
+  std::vector<std::string> layers;  // tensors or layers; empty: the masked ones, else every fc and conv weight
+  uint64_t seed = 1;
+  int64_t batch_size = 64;
+  LogFn log;
+  ProgressFn progress;
+};
+
+struct QuantizedLayer {
+  std::string name;
+  float step = 0;              // the lattice: every value is step * k, k integral
+  int64_t kept = 0;            // nonzeros after snapping (survivors that snapped to 0 are pruned)
+  int64_t kept_before = 0;
+  double code_entropy_bits = 0;  // zero-order entropy of k over the nonzeros, bits per value
+};
+
+struct QuantizeReport {
+  std::vector<QuantizedLayer> layers;
+  double relative_step = 0;    // the chosen level (step / rms), 0: none accepted
+  double val_drop_pp = 0;      // of the chosen level, against the reference (dense ancestor if recorded)
+  double input_val_top1 = 0.0, input_test_top1 = 0.0;
+  double val_top1 = 0.0, test_top1 = 0.0;
+  double seconds = 0.0;
+};
+
+// Quantisation-aware retraining onto per-tensor lattices (docs/QUANTIZE.md):
+// the coarsest level, one step (a fraction of each tensor's rms) for every
+// tensor, whose paired val drop stays within the budget. The result records
+// each lattice as metadata (meta::lattice_prefix + name): an error-bounded
+// coder at bound step / 2 then rebuilds the values as they are.
+Model quantize(const Model& model, const Dataset& data, const QuantizeOptions& options,
+               QuantizeReport* report = nullptr);
+
 // Least-squares non-decreasing fit of y (pool adjacent violators): the
 // smoothing prune() applies to its step statistics over falling density.
 std::vector<double> isotonic_non_decreasing(const std::vector<double>& y);
