@@ -92,7 +92,7 @@ static double recorded_lattice(const model::Model& m, const std::string& name, c
   const std::string rec = m.metadata(std::string(model::meta::lattice_prefix) + name);
   if (rec.empty()) return 0.0;
   char* end = nullptr;
-  const double step = std::strtod(rec.c_str(), &end);
+  const double step = std::strtof(rec.c_str(), &end);  // a float step ("%.9g" round-trips it)
   if (end == rec.c_str() || *end != '\0' || !(step > 0.0) || !std::isfinite(step)) return 0.0;
   for (float v : values) {
     if (!std::isfinite(v)) return 0.0;

@@ -135,6 +135,12 @@ run_bad "prune --step-epochs -2" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --dens
 run_bad "prune --units 0" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 0 -o y.pt
 run_bad "prune --units 1.5" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 1.5 -o y.pt
 run_bad "prune --units, one pruned fc layer" 1 y.pt "successive" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 0.5 --layers fc1 -o y.pt
+run_bad "quantize --max-loss 200" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --max-loss 200 -o y.pt
+run_bad "quantize --growth 1" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --growth 1 -o y.pt
+run_bad "quantize --start 0" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --start 0 -o y.pt
+run_bad "quantize --epochs 0" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --epochs 0 -o y.pt
+run_bad "quantize --layers nosuch" 1 y.pt "nosuch" -- "$DEEPSZ" quantize m.pt "${D[@]}" --layers nosuch -o y.pt
+run_bad "quantize: missing model" 1 y.pt "nofile.pt" -- "$DEEPSZ" quantize nofile.pt "${D[@]}" -o y.pt
 run_bad "train --epochs -1" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --epochs -1 -o y.pt
 run_bad "decompress --threads 0" 2 y.pt -- "$DEEPSZ" decompress m.pt --threads 0 -o y.pt
 run_bad "compress --workers 0" 2 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 --workers 0 -o y.dsz
@@ -146,6 +152,7 @@ run_bad "create -o a directory" 1 "" "directory" -- "$DEEPSZ" create --model len
 run_bad "train -o in a missing directory" 1 "" -- "$DEEPSZ" train "${D[@]}" --epochs 1 -o no/such/y.pt
 run_bad "prune -o equal to the input" 1 "" "input" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 -o m.pt
 run_bad "prune -o equal to the input via ./" 1 "" "input" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 -o ./m.pt
+run_bad "quantize -o equal to the input" 1 "" "input" -- "$DEEPSZ" quantize m.pt "${D[@]}" -o m.pt
 run_bad "compress -o equal to the input" 1 "" "input" -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 -o m.pt
 run_bad "decompress a model file" 1 y.pt -- "$DEEPSZ" decompress m.pt -o y.pt
 run_bad "decompress a missing file" 1 y.pt -- "$DEEPSZ" decompress nofile.dsz -o y.pt

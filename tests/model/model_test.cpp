@@ -578,6 +578,44 @@ TEST(Prune, given_pruned_input_expect_budget_counted_from_its_dense_ancestor) {
   }
 }
 
+TEST(Quantize, given_budget_expect_values_on_the_recorded_lattices_masks_held_and_budget_met) {
+  NEED_FASHION(data);
+  dm::PruneOptions po;
+  po.density = 0.1;
+  po.step_epochs = 1;
+  po.final_epochs = 0;
+  const dm::Model pruned = dm::prune(trained_lenet300(), *data, po);
+  dm::QuantizeOptions o;
+  o.max_loss = 3.0;
+  o.epochs = 2;
+  o.start = 0.2;
+  o.growth = 2.0;
+  o.max_levels = 4;
+  dm::QuantizeReport r;
+  const dm::Model q = dm::quantize(pruned, *data, o, &r);
+  ASSERT_GT(r.relative_step, 0.0) << "no level accepted at a 3-point budget";
+  ASSERT_EQ(r.layers.size(), 3u);  // the pruned tensors
+  expect_masks_hold(q);
+  for (const auto& l : r.layers) {
+    EXPECT_EQ(std::stof(q.metadata(std::string(dm::meta::lattice_prefix) + l.name)), l.step) << l.name;
+    const std::vector<float> w = q.parameter(l.name);
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double k = std::nearbyint(double(w[i]) / l.step);
+      ASSERT_LE(std::fabs(double(w[i]) - k * l.step), 1e-6 * l.step) << l.name << "[" << i << "]";
+    }
+    EXPECT_LE(l.kept, l.kept_before);
+    EXPECT_EQ(l.kept, q.nonzeros(l.name));
+    EXPECT_GT(l.code_entropy_bits, 0.0);
+  }
+  // The accepted level's reading, and the model's own val top-1 against the
+  // recorded dense ancestor (the pruned input's), within budget plus the
+  // noise between the readings and the final snapped state.
+  EXPECT_LE(r.val_drop_pp, o.max_loss - 0.1 + 1e-9);
+  const double dense_val = std::stod(pruned.metadata(dm::meta::dense_val_top1));
+  EXPECT_EQ(q.metadata(dm::meta::dense_val_top1), pruned.metadata(dm::meta::dense_val_top1));
+  EXPECT_LE(100 * (dense_val - r.val_top1), o.max_loss + 1.0);
+}
+
 TEST(Prune, given_units_fraction_expect_whole_hidden_units_removed_on_both_sides_with_their_biases) {
   NEED_FASHION(data);
   dm::PruneOptions o;

@@ -129,6 +129,42 @@ TEST_F(Pipeline, given_pruned_model_when_compressed_and_decoded_expect_every_wei
   EXPECT_DOUBLE_EQ(ev.evaluate(model::Split::test).top1_rate(), r.test_top1_after);
 }
 
+TEST_F(Pipeline, given_quantized_model_expect_lattice_verified_and_rebuilt_as_it_is_at_half_its_step) {
+  model::QuantizeOptions qo;
+  qo.max_loss = 5.0;  // loose: the coarse levels are accepted on the small set
+  qo.epochs = 1;
+  qo.start = 0.3;
+  qo.growth = 2.0;
+  qo.max_levels = 2;
+  model::QuantizeReport qr;
+  model::Model q = model::quantize(*pruned_, *data_, qo, &qr);
+  ASSERT_GT(qr.relative_step, 0.0);
+  ASSERT_EQ(qr.layers.size(), pruned_->masked_parameters().size());
+  const std::vector<pipeline::detail::TensorPlan> plans = pipeline::detail::plan_tensors(q, generous());
+  const pipeline::detail::MethodSettings s = pipeline::detail::settings_for(pipeline::Method::deepsz);
+  int quantized = 0;
+  for (const auto& p : plans) {
+    auto it = std::find_if(qr.layers.begin(), qr.layers.end(), [&](const auto& l) { return l.name == p.info.name; });
+    if (it == qr.layers.end()) {
+      EXPECT_EQ(p.lattice, 0.0) << p.info.name << " was not quantised";
+      continue;
+    }
+    ++quantized;
+    ASSERT_EQ(p.lattice, double(it->step)) << p.info.name;
+    EXPECT_LE(p.nonzeros, uint64_t(pruned_->nonzeros(p.info.name)));  // survivors that snapped to 0 are pruned
+    const std::vector<float> back = decode_tensor(pipeline::detail::encode_candidate(p, 0.5 * p.lattice, s));
+    ASSERT_EQ(back.size(), p.values.size());
+    for (size_t i = 0; i < back.size(); ++i)
+      ASSERT_LE(std::fabs(double(back[i]) - double(p.values[i])), 1e-6 * p.lattice) << p.info.name << "[" << i << "]";
+  }
+  EXPECT_EQ(quantized, int(qr.layers.size()));
+  // A record the values do not follow is ignored, not trusted.
+  const std::string name = qr.layers[0].name;
+  q.set_metadata(std::string(model::meta::lattice_prefix) + name, std::to_string(1.37 * qr.layers[0].step));
+  for (const auto& p : pipeline::detail::plan_tensors(q, generous()))
+    if (p.info.name == name) EXPECT_EQ(p.lattice, 0.0);
+}
+
 TEST_F(Pipeline, given_report_expect_every_field) {
   const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, generous(), path("report.dsz"), "in");
   const nlohmann::json j = nlohmann::json::parse(pipeline::report_to_json(r));
