@@ -136,6 +136,7 @@ run_bad "prune --units 0" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5
 run_bad "prune --units 1.5" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 1.5 -o y.pt
 run_bad "prune --units, one pruned fc layer" 1 y.pt "successive" -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --units 0.5 --layers fc1 -o y.pt
 run_bad "quantize --max-loss 200" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --max-loss 200 -o y.pt
+run_bad "prune --augment 9" 2 y.pt -- "$DEEPSZ" prune m.pt "${D[@]}" --density 0.5 --augment 9 -o y.pt
 run_bad "quantize --growth 1" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --growth 1 -o y.pt
 run_bad "quantize --start 0" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --start 0 -o y.pt
 run_bad "quantize --epochs 0" 2 y.pt -- "$DEEPSZ" quantize m.pt "${D[@]}" --epochs 0 -o y.pt

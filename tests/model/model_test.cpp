@@ -578,6 +578,24 @@ TEST(Prune, given_pruned_input_expect_budget_counted_from_its_dense_ancestor) {
   }
 }
 
+TEST(Prune, given_augmentation_expect_same_model_for_same_seed_and_a_different_one_without) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.density = 0.5;
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  o.augment_shift = 2;
+  const dm::Model a = dm::prune(trained_lenet300(), *data, o);
+  const dm::Model b = dm::prune(trained_lenet300(), *data, o);
+  o.augment_shift = 0;
+  const dm::Model c = dm::prune(trained_lenet300(), *data, o);
+  EXPECT_EQ(a.parameter("fc1.weight"), b.parameter("fc1.weight"));
+  EXPECT_NE(a.parameter("fc1.weight"), c.parameter("fc1.weight"));
+  expect_masks_hold(a);
+  o.augment_shift = 9;
+  EXPECT_THROW(dm::prune(trained_lenet300(), *data, o), deepsz::Error);
+}
+
 TEST(Quantize, given_budget_expect_values_on_the_recorded_lattices_masks_held_and_budget_met) {
   NEED_FASHION(data);
   dm::PruneOptions po;

@@ -113,6 +113,8 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--temperature", args->prune.temperature, "temperature of the distillation targets")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 100.0));
+  cmd->add_option("--augment", args->prune.augment_shift, "retrain on training images shifted by up to this many pixels (0: off)")
+      ->capture_default_str()->check(CLI::Range(0, 8));
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output model file")->required();

@@ -72,6 +72,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--distill", q.distill, "weight in [0, 1] of distillation from the input model (0: off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--temperature", q.temperature, "temperature of the distillation targets")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   cmd->add_option("--seed", q.seed, "seed of the retraining shuffles")->capture_default_str();
+  cmd->add_option("--augment", q.augment_shift, "retrain on training images shifted by up to this many pixels (0: off)")
+      ->capture_default_str()->check(CLI::Range(0, 8));
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output model file")->required();

@@ -66,6 +66,7 @@ struct PruneOptions {
   double units = 1.0;
   double distill = 0.0;            // > 0: weight of the distillation loss from the input model while retraining
   double temperature = 2.0;        // softening of the teacher's outputs
+  int augment_shift = 0;           // > 0: retrain on images shifted by up to this many pixels (groups of 8)
   int64_t batch_size = 64;
   // --max-loss: also return up to this many accepted states denser than the
   // chosen one (the sparsest first), for a caller that weighs density
@@ -105,10 +106,11 @@ struct QuantizeOptions {
   double growth = 1.41421356;  // step ratio between successive levels
   int max_levels = 14;
   int epochs = 3;              // quantisation-aware retraining at each level
-  double learning_rate = 5e-4; // Adam, cosine decay within each level
+  double learning_rate = 2e-4; // Adam, cosine decay within each level (a level is retrained only when its snapped weights fail)
   double weight_decay = 0.0;
   double distill = 0.5;        // weight of distillation from the input model (0: off)
   double temperature = 2.0;
+  int augment_shift = 0;       // > 0: retrain on images shifted by up to this many pixels
   std::vector<std::string> layers;  // tensors or layers; empty: the masked ones, else every fc and conv weight
   uint64_t seed = 1;
   int64_t batch_size = 64;
