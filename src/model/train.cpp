@@ -1065,7 +1065,7 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
     Model state = snapped(model, steps);
     readings.assign(1, drop_points(Evaluator(state, data).correct(Split::val)));
     double stat = readings[0];
-    if (stat > accept + 1e-9 && stat <= o.max_loss + 2.0) {
+    if (stat > accept + 1e-9) {  // however far over: retraining recovers several points (LeNet-300: 2.62 at 0.57 rms)
       log(line + ", snapped val drop " + fmt(stat, 2) + " points: retraining");
       stat = retrain(o.learning_rate);
       line = "level " + std::to_string(level + 1) + " retrained";

@@ -106,7 +106,8 @@ struct QuantizeOptions {
   double growth = 1.41421356;  // step ratio between successive levels
   int max_levels = 14;
   int epochs = 3;              // quantisation-aware retraining at each level
-  double learning_rate = 2e-4; // Adam, cosine decay within each level (a level is retrained only when its snapped weights fail)
+  double learning_rate = 5e-4; // Adam, cosine decay within each level (a level is retrained only when its snapped weights fail;
+                               // 2e-4 recovered less: LeNet-300 stopped at 0.28 rms, 0.57 with 5e-4)
   double weight_decay = 0.0;
   double distill = 0.5;        // weight of distillation from the input model (0: off)
   double temperature = 2.0;
