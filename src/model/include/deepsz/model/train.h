@@ -102,8 +102,8 @@ Model prune(const Model& model, const Dataset& data, const PruneOptions& options
 struct QuantizeOptions {
   double max_loss = 0.3;       // val top-1 points, against the dense ancestor when the input records one
   double margin = 0.1;         // accept a level when its val drop <= max_loss - min(margin, max_loss / 2)
-  double start = 0.1;          // first lattice step, as a fraction of each tensor's rms (of its nonzeros)
-  double growth = 1.41421356;  // step ratio between successive levels
+  double start = 0.05;         // finest step of the per-tensor base scan, a fraction of the tensor's rms (of its nonzeros)
+  double growth = 1.41421356;  // step ratio of the base scan and between successive levels
   int max_levels = 14;
   int epochs = 3;              // quantisation-aware retraining at each level
   double learning_rate = 5e-4; // Adam, cosine decay within each level (a level is retrained only when its snapped weights fail;
@@ -122,6 +122,7 @@ struct QuantizeOptions {
 struct QuantizedLayer {
   std::string name;
   float step = 0;              // the lattice: every value is step * k, k integral
+  double relative_step = 0;    // step / rms of the input's nonzeros
   int64_t kept = 0;            // nonzeros after snapping (survivors that snapped to 0 are pruned)
   int64_t kept_before = 0;
   double code_entropy_bits = 0;  // zero-order entropy of k over the nonzeros, bits per value
@@ -129,7 +130,7 @@ struct QuantizedLayer {
 
 struct QuantizeReport {
   std::vector<QuantizedLayer> layers;
-  double relative_step = 0;    // the chosen level (step / rms), 0: none accepted
+  double relative_step = 0;    // the chosen level: the multiplier of every tensor's base step, 0: none accepted
   double val_drop_pp = 0;      // of the chosen level, against the reference (dense ancestor if recorded)
   double input_val_top1 = 0.0, input_test_top1 = 0.0;
   double val_top1 = 0.0, test_top1 = 0.0;
@@ -137,8 +138,9 @@ struct QuantizeReport {
 };
 
 // Quantisation-aware retraining onto per-tensor lattices (docs/QUANTIZE.md):
-// the coarsest level, one step (a fraction of each tensor's rms) for every
-// tensor, whose paired val drop stays within the budget. The result records
+// each tensor gets a base step (the coarsest at which it alone, snapped,
+// loses nothing), and the coarsest common multiple of those whose paired val
+// drop after retraining stays within the budget is kept. The result records
 // each lattice as metadata (meta::lattice_prefix + name): an error-bounded
 // coder at bound step / 2 then rebuilds the values as they are.
 Model quantize(const Model& model, const Dataset& data, const QuantizeOptions& options,
