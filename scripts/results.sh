@@ -36,8 +36,9 @@ for arch in "${ARCHS[@]}"; do
   else
     # Trains and prunes once (cached), and runs the default pipeline.
     "$DEEPSZ" run --model "$arch" --cache "$CACHE" -q "${DATA[@]}" >"$OUT/$arch-run.txt"
-    recipe=""; [[ $arch == lenet5 ]] && recipe="-kd0.5-e8-fisher-global"  # deepsz run's LeNet-5 recipe (cache name)
-    pruned="$CACHE/$arch-pruned-0.3-m0.1$recipe.pt"
+    # The pruned model deepsz run chose (the sparsest or a denser alternative).
+    pruned="$(sed -n 's/^pruned model: //p' "$OUT/$arch-run.txt")"
+    [[ -f "$pruned" ]] || { echo "results.sh: deepsz run named no pruned model (see $OUT/$arch-run.txt)" >&2; exit 1; }
   fi
   for method in default paper zfp; do
     case "$method" in

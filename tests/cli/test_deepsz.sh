@@ -158,6 +158,12 @@ run_bad "compress -o equal to the input" 1 "" "input" -- "$DEEPSZ" compress m.pt
 run_bad "decompress a model file" 1 y.pt -- "$DEEPSZ" decompress m.pt -o y.pt
 run_bad "decompress a missing file" 1 y.pt -- "$DEEPSZ" decompress nofile.dsz -o y.pt
 run_bad "unknown command" 2 "" -- "$DEEPSZ" frobnicate
+# deepsz run end to end on the tiny set: it names the pruned model it chose
+# (scripts/results.sh reads that line).
+run_ok "run on the tiny set" "$DEEPSZ" run "${D[@]}" --max-loss 5 --cache runcache -q
+chosen=$(sed -n 's/^pruned model: //p' out.log)
+[[ -n "$chosen" && -f "$chosen" && "$chosen" == runcache/* ]] || fail "run: no pruned model in the cache named: $(tail -3 out.log)"
+rm -rf runcache
 cksum m.pt | cmp -s - m.sum || fail "the input model changed"
 
 # ---- interrupts --------------------------------------------------------------

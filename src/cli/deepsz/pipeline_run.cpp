@@ -240,7 +240,8 @@ void run_pipeline(const RunArgs& a) {
   std::printf("%-9s %-34s %10llu %7.1fx %8.2f%% %8.2f%% %8.1f\n", "decoded", fs::path(restored_path).filename().c_str(),
               size_of(restored_path), double(f32) / double(size_of(restored_path)), 100 * val, 100 * test,
               t_decompress + t_eval);
-  std::printf("\nfloat32 parameters %llu bytes; pruned density %.2f%% (%llu nonzeros); .dsz ratio %.1fx "
+  std::printf("\npruned model: %s\n", chosen_pruned_path.c_str());  // read by scripts/results.sh
+  std::printf("float32 parameters %llu bytes; pruned density %.2f%% (%llu nonzeros); .dsz ratio %.1fx "
               "(float32 bytes of all parameters / file bytes)\n",
               static_cast<unsigned long long>(f32), 100.0 * double(nonzeros) / double(f32 / 4),
               static_cast<unsigned long long>(nonzeros), r.ratio);
