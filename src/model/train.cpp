@@ -59,6 +59,16 @@ struct Distillation {
   double temperature = 1.0;
 };
 
+// The model's logits of every image of X (inference mode, batches of 1,000):
+// the teacher's outputs of distillation.
+torch::Tensor logits_of(Model::Impl& m, const torch::Tensor& X) {
+  torch::NoGradGuard g;
+  m.set_training(false);
+  std::vector<torch::Tensor> parts;
+  for (int64_t b = 0; b < X.size(0); b += 1000) parts.push_back(m.forward(X.slice(0, b, std::min(X.size(0), b + 1000))));
+  return torch::cat(parts, 0).detach();
+}
+
 // The nearest point of the lattice step * Z, in float32 as the decoder
 // rebuilds it (k * step with k integral; 0 stays 0).
 torch::Tensor snap_to_lattice(const torch::Tensor& w, float step) { return (w / step).round() * step; }
@@ -508,11 +518,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     if (!(o.distill <= 1) || !(o.temperature > 0))
       throw Error(ErrorCode::invalid_argument, "--distill must be in [0, 1] and --temperature > 0");
     try {
-      torch::NoGradGuard g;
-      m.set_training(false);
-      std::vector<torch::Tensor> parts;
-      for (int64_t b = 0; b < X.size(0); b += 1000) parts.push_back(m.forward(X.slice(0, b, std::min(X.size(0), b + 1000))));
-      distill.logits = torch::cat(parts, 0).detach();
+      distill.logits = logits_of(m, X);
     } catch (const c10::Error& e) {
       throw_from_torch(e, "prune");
     }
@@ -974,11 +980,7 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
     X = images_tensor(data.train, model.preprocessing());
     Y = labels_tensor(data.train);
     if (o.distill > 0) {
-      torch::NoGradGuard g;
-      m.set_training(false);
-      std::vector<torch::Tensor> parts;
-      for (int64_t b = 0; b < X.size(0); b += 1000) parts.push_back(m.forward(X.slice(0, b, std::min(X.size(0), b + 1000))));
-      distill.logits = torch::cat(parts, 0).detach();
+      distill.logits = logits_of(m, X);
       distill.alpha = o.distill;
       distill.temperature = o.temperature;
     }
