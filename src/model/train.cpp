@@ -11,6 +11,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "deepsz/codec.h"
 #include "deepsz/model/runtime.h"
 #include "internal.h"
 
@@ -112,7 +113,9 @@ void run_epochs(Model::Impl& m, const torch::Tensor& X, const torch::Tensor& Y, 
     torch::NoGradGuard g;
     for (const auto& [name, step] : *lattice) {
       torch::Tensor& w = m.param(name);
-      shadow[name] = w.detach().clone();
+      torch::Tensor& sh = shadow[name];
+      if (sh.defined()) sh.copy_(w.detach());
+      else sh = w.detach().clone();
       w.copy_(snap_to_lattice(w.detach(), step));
     }
   };
@@ -333,6 +336,20 @@ std::map<std::string, torch::Tensor> output_scales(Model::Impl& m, const torch::
   return out;
 }
 
+// The paired val drop in points of `c` against the reference `ref` on the
+// same images, plus what earlier steps spent of the budget.
+double paired_drop_points(const std::vector<uint8_t>& ref, const std::vector<uint8_t>& c, double spent_pp) {
+  int64_t diff = 0;
+  for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref[i]} - int64_t{c[i]};
+  return spent_pp + 100.0 * static_cast<double>(diff) / static_cast<double>(ref.size());
+}
+
+// Shifts of up to `shift` pixels, over the background of `model`'s preprocessing.
+Augmentation augmentation_for(const Model& model, int shift) {
+  if (shift < 0 || shift > 8) throw Error(ErrorCode::invalid_argument, "--augment must be in [0, 8] pixels");
+  return {shift, static_cast<float>(-model.preprocessing().mean / model.preprocessing().std)};
+}
+
 // The budget an input that was pruned (or quantised) already has spent: it
 // records its dense ancestor's val top-1 on the same split, and the budget
 // counts from that ancestor (as compress's does). Paired drops add exactly,
@@ -496,14 +513,9 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   const double ref_val_loss = ref_val_eval.mean_loss();
   const double ref_val_top1 = mean_of(ref_val);
   const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
-  const double n_val = static_cast<double>(ref_val.size());
   log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
   const double spent_pp = by_loss ? budget_spent(input, data, ref_val_top1, log) : 0.0;
-  auto drop_points = [&](const std::vector<uint8_t>& c) {
-    int64_t diff = 0;
-    for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref_val[i]} - int64_t{c[i]};
-    return spent_pp + 100.0 * static_cast<double>(diff) / n_val;
-  };
+  auto drop_points = [&](const std::vector<uint8_t>& c) { return paired_drop_points(ref_val, c, spent_pp); };
 
   torch::Tensor X, Y;
   try {
@@ -525,8 +537,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     distill.alpha = o.distill;
     distill.temperature = o.temperature;
   }
-  if (o.augment_shift < 0 || o.augment_shift > 8) throw Error(ErrorCode::invalid_argument, "--augment must be in [0, 8] pixels");
-  const Augmentation augment{o.augment_shift, static_cast<float>(-model.preprocessing().mean / model.preprocessing().std)};
+  const Augmentation augment = augmentation_for(model, o.augment_shift);
   // Pruning scores: |w|, times the input feature's rms when activation scores are on.
   std::map<std::string, torch::Tensor> scales;
   auto refresh_scales = [&] {
@@ -988,8 +999,7 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
     throw_from_torch(e, "quantize");
   }
 
-  if (o.augment_shift < 0 || o.augment_shift > 8) throw Error(ErrorCode::invalid_argument, "--augment must be in [0, 8] pixels");
-  const Augmentation augment{o.augment_shift, static_cast<float>(-model.preprocessing().mean / model.preprocessing().std)};
+  const Augmentation augment = augmentation_for(model, o.augment_shift);
   // Reference: the input on the same validation images (paired), the budget
   // counted from its dense ancestor when it records one.
   Evaluator ref_eval(model, data);
@@ -999,11 +1009,7 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
   log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
   const double spent_pp = budget_spent(input, data, ref_val_top1, log);
   const double accept = o.max_loss - std::min(o.margin, 0.5 * o.max_loss);
-  auto drop_points = [&](const std::vector<uint8_t>& c) {
-    int64_t diff = 0;
-    for (size_t i = 0; i < c.size(); ++i) diff += int64_t{ref_val[i]} - int64_t{c[i]};
-    return spent_pp + 100.0 * static_cast<double>(diff) / static_cast<double>(ref_val.size());
-  };
+  auto drop_points = [&](const std::vector<uint8_t>& c) { return paired_drop_points(ref_val, c, spent_pp); };
 
   // Each tensor's spread: the rms of its nonzeros (its survivors).
   std::map<std::string, double> rms;
@@ -1025,9 +1031,9 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
   {
     Evaluator ev(model, data);
     std::string line = "base steps (each tensor alone, snapped, within " + fmt(free_pp, 2) + " points):";
-    std::string curve;
     for (const auto& name : names) {
       if (!(rms[name] > 0)) continue;
+      std::string curve;
       base[name] = o.start;
       double worst = 0;
       for (double c = o.start; c <= 1.6 + 1e-9; c *= o.growth) {
@@ -1042,7 +1048,6 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
         base[name] = c;
       }
       log("  " + name + " snapped alone (step/rms:drop)" + curve);
-      curve.clear();
       line += " " + name + " " + fmt(base[name], 3) + " rms";
     }
     log(line);
@@ -1058,13 +1063,10 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
     for (const auto& [name, step] : steps) out.impl().param(name).copy_(snap_to_lattice(out.impl().param(name), step));
     return out;
   };
+  // The codec's yardstick: H(round(w / step)) over the nonzeros, bound step / 2.
   auto entropy_bits = [](const torch::Tensor& w, float step) {
-    torch::Tensor nz = w.masked_select(w.ne(0));
-    if (nz.numel() == 0) return 0.0;
-    torch::Tensor k = (nz / step).round().to(torch::kInt64);
-    auto counts = std::get<2>(torch::_unique2(k, false, false, true)).to(torch::kDouble);
-    torch::Tensor p = counts / static_cast<double>(nz.numel());
-    return -(p * p.log2()).sum().item<double>();
+    torch::Tensor nz = w.masked_select(w.ne(0)).contiguous();
+    return quantisation_entropy_bits(nz.data_ptr<float>(), static_cast<size_t>(nz.numel()), 0.5 * step);
   };
 
   // Levels from fine to coarse; each retrains (straight-through) from the
