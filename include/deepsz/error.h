@@ -20,6 +20,7 @@ enum class ErrorCode {
   foreign_format,       // bad magic: not a file of the expected kind
   too_large,            // a declared size beyond what the input can hold
   interrupted,          // SIGINT/SIGTERM during long work
+  not_certified,        // no candidate model passed the certification of the accuracy budget
 };
 
 const char* error_code_name(ErrorCode code) noexcept;

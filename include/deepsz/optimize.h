@@ -172,6 +172,22 @@ class BoundSearch {
 double paired_drop_upper_bound(uint64_t correct_to_wrong, uint64_t wrong_to_correct,
                                uint64_t images, double confidence = 0.95);
 
+// The exact paired test on the discordant images (McNemar's, conditional on
+// their number m = correct_to_wrong + wrong_to_correct): given m, the number
+// of correct->wrong flips is Binomial(m, q) and the drop is (m / n)(2q - 1).
+// The bound is 100 (m / n)(2 q_U - 1) with q_U the one-sided Clopper-Pearson
+// upper bound on q at 1 - confidence: exact given m, no Bonferroni split, so
+// at confidence 0.5 it sits about half an image above the point estimate
+// (q_U is the median), where paired_drop_upper_bound is far above it. 0
+// when no image flipped. This is the certification statistic
+// (docs/PIPELINE.md, "Certification").
+double discordant_drop_upper_bound(uint64_t correct_to_wrong, uint64_t wrong_to_correct,
+                                   uint64_t images, double confidence);
+
+// The standard normal quantile (Acklam's rational approximation refined by
+// one Halley step; relative error < 1e-12 on (0, 1)).
+double normal_quantile(double p);
+
 // Clopper-Pearson one-sided bounds on a binomial proportion (k of n):
 // P(X <= k | upper) = alpha, P(X >= k | lower) = alpha.
 double binomial_upper_bound(uint64_t k, uint64_t n, double alpha);
@@ -312,5 +328,59 @@ GuaranteeResult guarantee_configuration(const AssessmentTable& table,
 // The result with its history as JSON (for reports and the CLI).
 std::string guarantee_result_to_json(const AssessmentTable& table,
                                      const GuaranteeResult& result, int indent = 2);
+
+// ---------------------------------------------------------------------------
+// 4. Certification
+// ---------------------------------------------------------------------------
+
+// A finished candidate measured on the certification split against the
+// dense reference, image by image.
+struct CertificationCounts {
+  uint64_t correct_to_wrong = 0;
+  uint64_t wrong_to_correct = 0;
+  uint64_t images = 0;
+};
+
+struct CertificationLook {
+  size_t candidate = 0;  // index into the caller's ordered list
+  CertificationCounts counts;
+  double drop = 0.0;          // points, the point estimate
+  double upper_bound = 0.0;   // discordant_drop_upper_bound at the confidence
+  bool passed = false;        // upper_bound <= budget
+};
+
+struct CertificationResult {
+  bool certified = false;  // some candidate passed
+  size_t chosen = 0;       // the last candidate that passed (valid when certified)
+  double budget = 0.0;
+  double confidence = 0.0;
+  size_t candidates = 0;   // offered
+  std::vector<size_t> planned;  // the candidates to be looked at, in order, fixed before any look
+  std::vector<CertificationLook> looks;  // as made; the first failure ends them
+  std::string statement;   // one paragraph for a user
+};
+
+using MeasureCertification = std::function<CertificationCounts(size_t candidate)>;
+
+// The candidates to look at among n ordered ones, at most max_looks of them:
+// all when n <= max_looks, else the first, the last and evenly spaced ones
+// between (by index). Depends on n and max_looks only.
+std::vector<size_t> planned_looks(size_t n, size_t max_looks);
+
+// Fixed-sequence testing (Maurer, Hothorn and Lehmacher 1995): the caller
+// orders its candidates from the safest to the boldest, using only what the
+// selection split told it; the planned ones are measured in that order, each
+// passes when its upper bound is <= budget, and the first failure ends the
+// looks. The chosen model is the last that passed. Whatever the true drops,
+// the probability that any candidate whose true drop exceeds the budget is
+// passed is at most 1 - confidence, because reaching and passing the first
+// such candidate in the sequence is one test at that level: the looks need
+// no Bonferroni share. invalid_argument for budget < 0, confidence outside
+// (0, 1), max_looks 0; exceptions of `measure` propagate.
+CertificationResult certify_in_sequence(size_t candidates, double budget, double confidence, size_t max_looks,
+                                        const MeasureCertification& measure);
+
+// The result as JSON (for reports).
+std::string certification_result_to_json(const CertificationResult& result, int indent = 2);
 
 }  // namespace deepsz

@@ -13,6 +13,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::foreign_format: return "foreign_format";
     case ErrorCode::too_large: return "too_large";
     case ErrorCode::interrupted: return "interrupted";
+    case ErrorCode::not_certified: return "not_certified";
   }
   return "unknown_error";
 }

@@ -192,6 +192,7 @@ const char* split_name(Split split) noexcept {
     case Split::train: return "train";
     case Split::val: return "val";
     case Split::test: return "test";
+    case Split::cert: return "cert";
   }
   return "?";
 }
@@ -200,7 +201,8 @@ Split parse_split(const std::string& name) {
   if (name == "train") return Split::train;
   if (name == "val") return Split::val;
   if (name == "test") return Split::test;
-  throw Error(ErrorCode::invalid_argument, "unknown split '" + name + "' (train, val or test)");
+  if (name == "cert") return Split::cert;
+  throw Error(ErrorCode::invalid_argument, "unknown split '" + name + "' (train, val, cert or test)");
 }
 
 const ImageSet& Dataset::split(Split s) const {
@@ -208,8 +210,93 @@ const ImageSet& Dataset::split(Split s) const {
     case Split::train: return train;
     case Split::val: return val;
     case Split::test: return test;
+    case Split::cert: return cert;
   }
   return test;
+}
+
+std::string Dataset::split_record() const {
+  return "seed=" + std::to_string(split_seed) + ",val=" + std::to_string(val.size()) +
+         ",cert=" + std::to_string(cert.size());
+}
+
+SplitSpec parse_split_record(const std::string& record) {
+  SplitSpec spec;
+  unsigned long long seed = 0;
+  long long val = -1, cert = -1;
+  int used = 0;
+  if (std::sscanf(record.c_str(), "seed=%llu,val=%lld,cert=%lld%n", &seed, &val, &cert, &used) != 3 ||
+      used != static_cast<int>(record.size()) || seed == 0 || val < 0 || cert < 0)
+    throw Error(ErrorCode::corruption_detected, "malformed data split record '" + record + "'");
+  spec.seed = seed;
+  spec.selection = val;
+  spec.certification = cert;
+  return spec;
+}
+
+namespace {
+std::string split_flags(const SplitSpec& s) {
+  return "--split-seed " + std::to_string(s.seed) + " --val " + std::to_string(s.selection) + " --cert " +
+         std::to_string(s.certification);
+}
+}  // namespace
+
+void check_split_record(const std::string& recorded, const Dataset& data, const std::string& what) {
+  const SplitSpec now = parse_split_record(data.split_record());
+  if (recorded.empty()) {
+    if (data.certified())
+      throw Error(ErrorCode::invalid_argument,
+                  what + " records no data split (made by an older deepsz or outside it): its training may have "
+                         "seen the certification images; train it with this deepsz, or pass --cert 0 (uncertified)");
+    return;
+  }
+  const SplitSpec was = parse_split_record(recorded);
+  if (data.certified() ? (was.seed != now.seed || was.selection != now.selection ||
+                          was.certification != now.certification)
+                       : (was.seed != now.seed || was.selection != now.selection))
+    throw Error(ErrorCode::invalid_argument,
+                what + " was made on the split " + split_flags(was) + ", this data is split " + split_flags(now) +
+                    ": pass " + (data.certified() ? split_flags(was)
+                                                  : "--split-seed " + std::to_string(was.seed) + " --val " +
+                                                        std::to_string(was.selection)) +
+                    (data.certified() ? " (other certification images may have been trained or chosen on)" : ""));
+}
+
+std::string encode_flags(const std::vector<uint8_t>& flags) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out = std::to_string(flags.size()) + ":";
+  for (size_t i = 0; i < flags.size(); i += 4) {
+    unsigned nibble = 0;
+    for (size_t b = 0; b < 4 && i + b < flags.size(); ++b) nibble |= (flags[i + b] ? 1u : 0u) << b;
+    out += kHex[nibble];
+  }
+  return out;
+}
+
+std::vector<uint8_t> decode_flags(const std::string& text) {
+  const size_t colon = text.find(':');
+  auto bad = [] { return Error(ErrorCode::corruption_detected, "recorded per-image flags are malformed"); };
+  if (colon == std::string::npos || colon == 0 || colon > 12) throw bad();
+  uint64_t n = 0;
+  for (size_t i = 0; i < colon; ++i) {
+    if (text[i] < '0' || text[i] > '9') throw bad();
+    n = n * 10 + uint64_t(text[i] - '0');
+  }
+  if (text.size() - colon - 1 != (n + 3) / 4) throw bad();
+  std::vector<uint8_t> flags(static_cast<size_t>(n));
+  for (size_t i = 0; i < flags.size(); ++i) {
+    const char c = text[colon + 1 + i / 4];
+    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) throw bad();
+    flags[i] = static_cast<uint8_t>((v >> (i % 4)) & 1);
+  }
+  // Bits past the count must be zero (the encoder writes them so).
+  if (n % 4) {
+    const char c = text.back();
+    const int v = c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+    if (v >> (n % 4)) throw bad();
+  }
+  return flags;
 }
 
 ImageSet read_idx_pair(const std::string& images_path, const std::string& labels_path) {
@@ -225,6 +312,13 @@ ImageSet parse_idx_pair(const uint8_t* images, size_t images_size, const uint8_t
 }
 
 Dataset load_dataset(const std::string& directory, int64_t val_images) {
+  SplitSpec spec;
+  spec.selection = val_images;
+  spec.certification = 0;
+  return load_dataset(directory, spec);
+}
+
+Dataset load_dataset(const std::string& directory, const SplitSpec& spec) {
   Dataset data;
   data.directory = directory;
   std::error_code ec;
@@ -236,27 +330,41 @@ Dataset load_dataset(const std::string& directory, int64_t val_images) {
                             find_file(directory, "t10k-labels-idx1-ubyte"));
   if (train.rows != data.test.rows || train.cols != data.test.cols)
     throw Error(ErrorCode::corruption_detected, directory + ": training and test images differ in size");
-  if (val_images < 0 || val_images >= train.size())
+  const int64_t n = train.size();
+  const int64_t val_images = spec.selection >= 0 ? spec.selection : std::min(kDefaultValidationImages, n / 12);
+  const int64_t cert_images =
+      spec.certification >= 0 ? spec.certification : std::min(kDefaultCertificationImages, n / 6);
+  if (spec.seed == 0) throw Error(ErrorCode::invalid_argument, "--seed must be >= 1");
+  if (val_images < 0 || val_images >= n)
     throw Error(ErrorCode::invalid_argument, "validation split of " + std::to_string(val_images) +
-                                                 " images does not fit a training set of " +
-                                                 std::to_string(train.size()));
+                                                 " images does not fit a training set of " + std::to_string(n));
+  if (cert_images < 0 || cert_images >= n - val_images)
+    throw Error(ErrorCode::invalid_argument, "certification split of " + std::to_string(cert_images) +
+                                                 " images does not fit a training set of " + std::to_string(n) +
+                                                 " with " + std::to_string(val_images) +
+                                                 " validation images (--cert 0: no certification split)");
   int max_label = 0;
   for (uint8_t l : train.labels) max_label = std::max<int>(max_label, l);
   for (uint8_t l : data.test.labels) max_label = std::max<int>(max_label, l);
   data.num_classes = max_label + 1;
 
-  // Fisher-Yates with a fixed seed: the first val_images indices are the
-  // validation set, the rest stay in file order for training.
-  std::vector<int64_t> perm(static_cast<size_t>(train.size()));
+  // Fisher-Yates seeded by the split seed: the first val_images indices are
+  // the selection split, the next cert_images the certification split, the
+  // rest stay in file order for training.
+  std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), 0);
-  uint64_t state = kValidationSeed;
+  uint64_t state = kValidationSeed + (spec.seed - 1) * 0x9e3779b97f4a7c15ULL;
   for (size_t i = perm.size() - 1; i > 0; --i) std::swap(perm[i], perm[splitmix64(state) % (i + 1)]);
   std::vector<int64_t> val(perm.begin(), perm.begin() + val_images);
-  std::vector<int64_t> rest(perm.begin() + val_images, perm.end());
+  std::vector<int64_t> cert(perm.begin() + val_images, perm.begin() + val_images + cert_images);
+  std::vector<int64_t> rest(perm.begin() + val_images + cert_images, perm.end());
   std::sort(val.begin(), val.end());
+  std::sort(cert.begin(), cert.end());
   std::sort(rest.begin(), rest.end());
   data.val = subset(train, val);
+  data.cert = subset(train, cert);
   data.train = subset(train, rest);
+  data.split_seed = spec.seed;
   return data;
 }
 

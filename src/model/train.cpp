@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "deepsz/codec.h"
+#include "deepsz/optimize.h"
 #include "deepsz/model/runtime.h"
 #include "internal.h"
 
@@ -344,6 +345,20 @@ double paired_drop_points(const std::vector<uint8_t>& ref, const std::vector<uin
   return spent_pp + 100.0 * static_cast<double>(diff) / static_cast<double>(ref.size());
 }
 
+// What a certification at `confidence` on `cert_images` will charge for its
+// noise, in points: z x the standard error of a paired drop whose images
+// disagree with the reference as often as `c` does with `ref` here,
+// 100 z sqrt(discordance / cert_images) (the variance of a paired difference
+// in {-1, 0, 1} is the discordance less the squared drop). At least one
+// discordant image's worth, so a state that flips nothing here still pays.
+double reserve_points(const std::vector<uint8_t>& ref, const std::vector<uint8_t>& c, int64_t cert_images,
+                      double confidence) {
+  int64_t discordant = 0;
+  for (size_t i = 0; i < c.size(); ++i) discordant += ref[i] != c[i];
+  const double rate = std::max<double>(1.0, static_cast<double>(discordant)) / static_cast<double>(ref.size());
+  return 100.0 * normal_quantile(confidence) * std::sqrt(rate / static_cast<double>(cert_images));
+}
+
 // Shifts of up to `shift` pixels, over the background of `model`'s preprocessing.
 Augmentation augmentation_for(const Model& model, int shift) {
   if (shift < 0 || shift > 8) throw Error(ErrorCode::invalid_argument, "--augment must be in [0, 8] pixels");
@@ -358,6 +373,7 @@ Augmentation augmentation_for(const Model& model, int shift) {
 double budget_spent(const Model& input, const Dataset& data, double input_val_top1,
                     const std::function<void(const std::string&)>& log) {
   const std::string dv = input.metadata(meta::dense_val_top1);
+  check_split_record(input.metadata(meta::data_split), data, "the input");
   if (dv.empty()) return 0.0;
   const std::string vi = input.metadata(meta::val_images);
   if (!vi.empty() && vi != std::to_string(data.val.size()))
@@ -372,6 +388,14 @@ double budget_spent(const Model& input, const Dataset& data, double input_val_to
   log("dense ancestor: val top-1 " + fmt(100 * dense_val) + "%; earlier steps spent " + fmt(spent) +
       " points of the budget, every drop below is against the ancestor");
   return spent;
+}
+
+// The dense reference flags on the certification split for the outputs of
+// a step on `input`: the input's own when it is the dense model (it records
+// no ancestor), else empty (the outputs keep the ancestor's record).
+std::string dense_cert_record(const Model& input, Evaluator& input_eval, const Dataset& data) {
+  if (!data.certified() || !input.metadata(meta::dense_val_top1).empty()) return "";
+  return encode_flags(input_eval.correct(Split::cert));
 }
 
 }  // namespace
@@ -393,6 +417,7 @@ Model train(const Dataset& data, const TrainOptions& o) {
   Model model = Model::create(o.architecture, in, data.num_classes, o.seed);
   model.set_preprocessing(o.preprocessing);
   model.set_metadata(meta::val_images, std::to_string(data.val.size()));
+  model.set_metadata(meta::data_split, data.split_record());
   model.set_metadata("train.epochs", std::to_string(epochs));
   model.set_metadata("train.seed", std::to_string(o.seed));
   model.set_metadata("train.threads", std::to_string(runtime_threads()));
@@ -514,8 +539,27 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   const double ref_val_top1 = mean_of(ref_val);
   const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
   log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
-  const double spent_pp = by_loss ? budget_spent(input, data, ref_val_top1, log) : 0.0;
-  auto drop_points = [&](const std::vector<uint8_t>& c) { return paired_drop_points(ref_val, c, spent_pp); };
+  const double spent_pp = by_loss ? budget_spent(input, data, ref_val_top1, log)
+                                   : (check_split_record(input.metadata(meta::data_split), data, "the input"), 0.0);
+  // With a certification split, every reading carries the reserve a later
+  // certification will charge for its own noise (reserve_points), so pruning
+  // stops while the certified bound can still cover it instead of spending it.
+  const bool reserve = by_loss && data.certified() && o.certify_confidence > 0;
+  if (reserve && !(o.certify_confidence < 1))
+    throw Error(ErrorCode::invalid_argument, "the certification confidence must be in (0, 1)");
+  double last_reserve = 0.0;  // of the latest reading, for the log
+  auto drop_points = [&](const std::vector<uint8_t>& c) {
+    last_reserve = reserve ? reserve_points(ref_val, c, data.cert.size(), o.certify_confidence) : 0.0;
+    return paired_drop_points(ref_val, c, spent_pp) + last_reserve;
+  };
+  auto reserve_note = [&] { return reserve ? ", reserve " + fmt(last_reserve, 2) + " included" : std::string(); };
+  if (reserve)
+    log("certification reserve: every reading below adds z(" + fmt(o.certify_confidence, 2) +
+        ") x the standard error its discordance would have on " + std::to_string(data.cert.size()) +
+        " certification images");
+  // The reference of the certification a later compress makes: the dense
+  // model's correctness on each certification image (never a decision here).
+  const std::string dense_cert = dense_cert_record(input, ref_eval, data);
 
   torch::Tensor X, Y;
   try {
@@ -849,7 +893,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     }
     line += ", val drop " + fmt(stat, 2) + " points (readings";
     for (double r : readings) line += " " + fmt(r, 2);
-    line += ") " + std::string(ok ? "accepted" : "over budget");
+    line += reserve_note() + ") " + std::string(ok ? "accepted" : "over budget");
     log(line);
     stats.push_back(stat);
     if (ok) {
@@ -901,7 +945,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       }
       Evaluator ev(tuned, data);
       double d = drop_points(ev.correct(Split::val));
-      log("fine-tuned: val drop " + fmt(d, 2) + " points (accepted state " + fmt(best_stat, 2) + "): " +
+      log("fine-tuned: val drop " + fmt(d, 2) + " points" + reserve_note() + " (accepted state " + fmt(best_stat, 2) + "): " +
           (d <= accept + 1e-9 ? "kept" : "discarded"));
       if (d <= accept + 1e-9) best = tuned;
     }
@@ -929,10 +973,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     if (input.metadata(meta::dense_val_top1).empty()) {
       out.set_metadata(meta::dense_val_top1, fraction_string(ref_val_top1));
       out.set_metadata(meta::dense_test_top1, fraction_string(ref_test_top1));
+      if (!dense_cert.empty()) out.set_metadata(meta::dense_cert_correct, dense_cert);
     }
     out.set_metadata(meta::val_top1, fraction_string(val));
     out.set_metadata(meta::test_top1, fraction_string(test));
     out.set_metadata(meta::val_images, std::to_string(data.val.size()));
+    out.set_metadata(meta::data_split, data.split_record());
     if (by_loss) out.set_metadata(meta::prune_max_loss, fraction_string(o.max_loss));
     else out.set_metadata(meta::prune_density, fraction_string(o.density));
     return std::make_pair(val, test);
@@ -1008,8 +1054,16 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
   const double ref_test_top1 = ref_eval.evaluate(Split::test).top1_rate();
   log("input: val top-1 " + fmt(100 * ref_val_top1) + "%, test top-1 " + fmt(100 * ref_test_top1) + "%");
   const double spent_pp = budget_spent(input, data, ref_val_top1, log);
+  const std::string dense_cert = dense_cert_record(input, ref_eval, data);
   const double accept = o.max_loss - std::min(o.margin, 0.5 * o.max_loss);
-  auto drop_points = [&](const std::vector<uint8_t>& c) { return paired_drop_points(ref_val, c, spent_pp); };
+  // As prune's: readings carry the certification reserve.
+  const bool reserve = data.certified() && o.certify_confidence > 0;
+  if (reserve && !(o.certify_confidence < 1))
+    throw Error(ErrorCode::invalid_argument, "the certification confidence must be in (0, 1)");
+  auto drop_points = [&](const std::vector<uint8_t>& c) {
+    return paired_drop_points(ref_val, c, spent_pp) +
+           (reserve ? reserve_points(ref_val, c, data.cert.size(), o.certify_confidence) : 0.0);
+  };
 
   // Each tensor's spread: the rms of its nonzeros (its survivors).
   std::map<std::string, double> rms;
@@ -1041,7 +1095,7 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
         torch::Tensor q = snap_to_lattice(m.param(name).detach(), step).contiguous();
         ParameterOverrides ov;
         ov[name] = std::vector<float>(q.data_ptr<float>(), q.data_ptr<float>() + q.numel());
-        const double d = drop_points(ev.correct(Split::val, ov)) - spent_pp;
+        const double d = paired_drop_points(ref_val, ev.correct(Split::val, ov), 0.0);  // no reserve: where it breaks
         worst = std::max(worst, d);
         curve += " " + fmt(c, 2) + ":" + fmt(d, 2);
         if (worst > free_pp + 1e-9) break;
@@ -1175,6 +1229,9 @@ Model quantize(const Model& input, const Dataset& data, const QuantizeOptions& o
     }
     best.set_metadata(meta::quantize_max_loss, fraction_string(o.max_loss));
     best.set_metadata(meta::val_images, std::to_string(data.val.size()));
+    best.set_metadata(meta::data_split, data.split_record());
+    if (best.metadata(meta::dense_cert_correct).empty() && !dense_cert.empty())
+      best.set_metadata(meta::dense_cert_correct, dense_cert);
   }
   Evaluator ev(best, data);
   const double val = ev.evaluate(Split::val).top1_rate();

@@ -103,4 +103,46 @@ double paired_drop_upper_bound(uint64_t correct_to_wrong, uint64_t wrong_to_corr
                   binomial_lower_bound(wrong_to_correct, images, alpha));
 }
 
+double discordant_drop_upper_bound(uint64_t correct_to_wrong, uint64_t wrong_to_correct, uint64_t images,
+                                   double confidence) {
+  if (!(confidence > 0.0 && confidence < 1.0))
+    throw Error(ErrorCode::invalid_argument, "discordant bound: confidence must be in (0, 1)");
+  if (images == 0 || correct_to_wrong > images || wrong_to_correct > images - correct_to_wrong)
+    throw Error(ErrorCode::invalid_argument, "discordant bound: flip counts do not fit the image count");
+  const uint64_t m = correct_to_wrong + wrong_to_correct;
+  if (m == 0) return 0.0;
+  const double q = binomial_upper_bound(correct_to_wrong, m, 1.0 - confidence);
+  return 100.0 * static_cast<double>(m) / static_cast<double>(images) * (2.0 * q - 1.0);
+}
+
+double normal_quantile(double p) {
+  if (!(p > 0.0 && p < 1.0)) throw Error(ErrorCode::invalid_argument, "normal quantile: p must be in (0, 1)");
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01,  -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
+  double x;
+  if (p < 0.02425) {
+    const double q = std::sqrt(-2.0 * std::log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else if (p > 1.0 - 0.02425) {
+    const double q = std::sqrt(-2.0 * std::log1p(-p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else {
+    const double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+  }
+  // One Halley step on Phi(x) - p.
+  const double e = 0.5 * std::erfc(-x / std::sqrt(2.0)) - p;
+  const double u = e * std::sqrt(2.0 * M_PI) * std::exp(x * x / 2.0);
+  return x - u / (1.0 + x * u / 2.0);
+}
+
 }  // namespace deepsz

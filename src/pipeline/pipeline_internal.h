@@ -47,6 +47,44 @@ TensorEntry encode_candidate(const TensorPlan& p, double bound, const MethodSett
 BoundSearchOptions search_options(const TensorPlan& p, uint64_t lossless_bytes, uint64_t lossless_total,
                                   double budget, size_t images, int max_candidates);
 std::string coding_name(const TensorEntry& e);
+
+// Paired top-1 counts of a candidate against a reference on the same images.
+struct Paired {
+  uint64_t c2w = 0, w2c = 0, n = 0;
+  double drop() const { return n ? 100.0 * (double(c2w) - double(w2c)) / double(n) : 0.0; }
+};
+Paired compare(const std::vector<uint8_t>& ref, const std::vector<uint8_t>& got);
+double parse_fraction(const std::string& s, double fallback);
+// What a saved assessment table must match to be reused.
+std::string table_identity(const model::Model& m, const CompressOptions& o, uint64_t val_images);
+bool table_matches(const AssessmentTable& t, const std::vector<TensorPlan>& plans, const std::string& identity,
+                   uint64_t images);
+// Step 1: the candidates of every lossy tensor measured on `data`'s
+// selection split against `ref` (docs/PIPELINE.md, "Assessment").
+AssessmentTable assess(const model::Model& input, const model::Dataset& data, const std::vector<TensorPlan>& plans,
+                       const MethodSettings& s, const CompressOptions& o, double budget,
+                       const std::vector<uint8_t>& ref, int workers, size_t* measured);
+
+// A finished configuration offered to the certification: the candidates of
+// the fixed sequence (docs/PIPELINE.md, "Certification").
+struct Rung {
+  std::vector<size_t> choice;
+  uint64_t bytes = 0;                   // tensor streams
+  ConfigurationMeasurement selection;   // against the input, on the selection split
+  std::string origin;                   // how the optimiser reached it
+};
+// Distinct configurations measured within `budget` on the selection split,
+// ordered from the safest (most bytes; first: every tensor lossless, the
+// input as it is) to the boldest. Decided from the selection split alone:
+// the guarantee's accepted and loosened steps plus solutions at 1/8, 1/4
+// and 1/2 of the budget, measured here.
+std::vector<Rung> certification_ladder(const AssessmentTable& table, const GuaranteeResult& guarantee,
+                                       const SolveOptions& solve, const MeasureConfiguration& measure);
+// The reference of the certification: the dense ancestor's correctness on
+// each certification image as the input records it, or the input's own when
+// it records no ancestor (it is the dense model).
+std::vector<uint8_t> certification_reference(const model::Model& input, model::Evaluator& input_eval,
+                                             const model::Dataset& data);
 std::string short_number(double v);
 
 }  // namespace deepsz::pipeline::detail

@@ -75,6 +75,34 @@ std::string report_to_json(const CompressReport& r, int indent) {
                   {"evaluate", r.seconds_evaluate},
                   {"total", r.seconds_load + r.seconds_assess + r.seconds_optimise + r.seconds_generate +
                                 r.seconds_evaluate}};
+  j["selection"] = {{"images", r.images_val},
+                    {"drop_pp", r.val_drop_pp},
+                    {"drop_vs_dense_pp", r.selection_drop_vs_dense_pp}};
+  if (r.certified) {
+    nlohmann::json c = {{"images", r.images_cert},
+                        {"top1_before", r.cert_top1_before},
+                        {"top1_after", r.cert_top1_after},
+                        {"confidence", r.confidence},
+                        {"drop_pp", r.cert_drop_pp},
+                        {"upper_bound_pp", r.cert_upper_bound_pp},
+                        {"correct_to_wrong", r.cert_correct_to_wrong},
+                        {"wrong_to_correct", r.cert_wrong_to_correct},
+                        {"looks", r.cert_looks},
+                        {"max_looks", r.cert_max_looks},
+                        {"candidates", r.cert_candidates},
+                        {"passed", r.cert_upper_bound_pp <= r.max_loss_pp + 1e-9},
+                        {"against", r.budget_against},
+                        {"rule", "fixed-sequence, exact paired test on the discordant images"},
+                        {"statement", r.cert_statement}};
+    if (!r.certification_json.empty()) c["detail"] = nlohmann::json::parse(r.certification_json);
+    j["certification"] = c;
+  } else {
+    j["certification"] = nullptr;
+  }
+  if (r.uncertified_tensor_bytes > 0)
+    j["uncertified"] = {{"tensor_bytes", r.uncertified_tensor_bytes},
+                        {"selection_drop_pp", r.uncertified_selection_drop_pp},
+                        {"test_drop_vs_dense_pp", r.uncertified_test_drop_vs_dense_pp}};
   j["layers"] = layers;
   if (!r.guarantee_json.empty()) j["guarantee"] = nlohmann::json::parse(r.guarantee_json);
   return j.dump(indent);
@@ -115,6 +143,15 @@ std::string report_to_text(const CompressReport& r) {
                 r.max_loss_pp, r.budget_against.c_str(), r.budget_pp, r.estimated_drop_pp, r.measured_drop_pp,
                 r.drop_upper_bound_pp, r.guarantee_success ? "" : " OVER BUDGET", r.test_drop_pp);
   o << buf;
+  if (r.certified) {
+    std::snprintf(buf, sizeof buf,
+                  "  certified: with %.0f%% confidence the decoded model loses at most %.2f points of top-1 "
+                  "against the %s model (measured %.2f on %llu certification images no decision used; %zu of at "
+                  "most %d looks at %zu candidates)\n",
+                  100 * r.confidence, r.cert_upper_bound_pp, r.budget_against.c_str(), r.cert_drop_pp,
+                  (unsigned long long)r.images_cert, r.cert_looks, r.cert_max_looks, r.cert_candidates);
+    o << buf;
+  }
   if (r.images_holdout > 0) {
     std::snprintf(buf, sizeof buf,
                   "  validation: bounds assessed on %llu images; drop on the %llu held-out images %.3f, on all %llu "

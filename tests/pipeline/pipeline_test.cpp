@@ -365,4 +365,181 @@ TEST_F(Pipeline, given_bad_input_expect_clean_rejection) {
   EXPECT_THROW(pipeline::decompress_model_file(path("junk.dsz")), Error);
 }
 
+// ---- Certification (docs/PIPELINE.md, "Certification") ------------------
+
+// 4,000 training, 1,000 selection, 2,000 certification, 1,000 test images;
+// a dense model trained on them and a state pruned from it with retraining
+// (it records its ancestry and the dense certification reference).
+class Certified : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    model::init_runtime(0);
+    try {
+      model::SplitSpec spec;
+      spec.selection = 1000;
+      spec.certification = 2000;
+      model::Dataset full = model::load_dataset(model::kDefaultDataDir, spec);
+      data_ = new model::Dataset(full);
+      data_->train = head(full.train, 4000);
+      data_->test = head(full.test, 1000);
+    } catch (const Error& e) {
+      skip_ = std::string("no Fashion-MNIST at ") + model::kDefaultDataDir + ": " + e.what();
+      return;
+    }
+    model::TrainOptions t;
+    t.epochs = 2;
+    dense_ = new model::Model(model::train(*data_, t));
+    model::PruneOptions po;
+    po.density = 0.3;
+    po.step_epochs = 1;
+    po.final_epochs = 1;
+    pruned_ = new model::Model(model::prune(*dense_, *data_, po));
+    dir_ = new fs::path(fs::temp_directory_path() / ("deepsz-certified-test-" + std::to_string(::getpid())));
+    fs::create_directories(*dir_);
+  }
+  static void TearDownTestSuite() {
+    if (dir_) fs::remove_all(*dir_);
+    delete data_;
+    delete dense_;
+    delete pruned_;
+    delete dir_;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+  static std::string path(const std::string& name) { return (*dir_ / name).string(); }
+  static inline model::Dataset* data_ = nullptr;
+  static inline model::Model* dense_ = nullptr;
+  static inline model::Model* pruned_ = nullptr;
+  static inline fs::path* dir_ = nullptr;
+  static inline std::string skip_;
+};
+
+TEST_F(Certified, given_a_pruned_model_expect_records_of_its_split_and_of_the_dense_reference) {
+  EXPECT_EQ(dense_->metadata(model::meta::data_split), "seed=1,val=1000,cert=2000");
+  EXPECT_EQ(pruned_->metadata(model::meta::data_split), "seed=1,val=1000,cert=2000");
+  const std::vector<uint8_t> ref = model::decode_flags(pruned_->metadata(model::meta::dense_cert_correct));
+  model::Evaluator ev(*dense_, *data_);
+  EXPECT_EQ(ref, ev.correct(model::Split::cert));
+}
+
+TEST_F(Certified, given_a_budget_expect_the_last_candidate_that_passed_written_and_reproduced) {
+  pipeline::CompressOptions o;
+  o.max_loss = 3.0;
+  o.max_candidates = 6;
+  const std::string out = path("certified.dsz");
+  const pipeline::CompressReport r = pipeline::compress_model(*pruned_, *data_, o, out, "pruned");
+  ASSERT_TRUE(r.certified);
+  EXPECT_EQ(r.images_cert, 2000u);
+  EXPECT_LE(r.cert_upper_bound_pp, 3.0 + 1e-9);
+  const nlohmann::json j = nlohmann::json::parse(pipeline::report_to_json(r));
+  const nlohmann::json& c = j.at("certification");
+  const nlohmann::json& looks = c.at("detail").at("looks");
+  ASSERT_FALSE(looks.empty());
+  // Looks in the planned order; every one passed but perhaps the last; the
+  // chosen candidate is the last that passed.
+  size_t last_passed = 0;
+  for (size_t i = 0; i < looks.size(); ++i) {
+    if (i + 1 < looks.size()) EXPECT_TRUE(looks[i].at("passed").get<bool>()) << i;
+    if (looks[i].at("passed").get<bool>()) last_passed = looks[i].at("candidate").get<size_t>();
+    if (i > 0) EXPECT_GT(looks[i].at("candidate").get<size_t>(), looks[i - 1].at("candidate").get<size_t>());
+  }
+  EXPECT_EQ(c.at("detail").at("chosen").get<size_t>(), last_passed);
+  // The file is the chosen rung: its streams are the ladder's bytes.
+  const nlohmann::json& ladder = c.at("detail").at("ladder");
+  EXPECT_EQ(ladder.at(last_passed).at("bytes").get<uint64_t>(), r.tensor_bytes);
+  // The decoded file reproduces the certified reading on the certification images.
+  const model::Model back = pipeline::decompress_model_file(out);
+  model::Evaluator ev(back, *data_);
+  const std::vector<uint8_t> ref = model::decode_flags(pruned_->metadata(model::meta::dense_cert_correct));
+  const std::vector<uint8_t> got = ev.correct(model::Split::cert);
+  int64_t diff = 0;
+  for (size_t i = 0; i < got.size(); ++i) diff += int64_t(ref[i]) - int64_t(got[i]);
+  EXPECT_NEAR(100.0 * double(diff) / double(got.size()), r.cert_drop_pp, 1e-9);
+  EXPECT_NE(read_container_file(out).meta("deepsz.certified"), "");
+}
+
+TEST_F(Certified, given_no_candidate_within_the_budget_expect_not_certified_and_nothing_written) {
+  // Nine weights in ten of every fc layer cut without retraining: far over a
+  // 0.5-point budget, even with every tensor lossless.
+  model::Model broken = *pruned_;
+  prune_by_hand(broken, 0.03);
+  pipeline::CompressOptions o;
+  o.max_loss = 0.5;
+  o.max_candidates = 3;
+  const std::string out = path("refused.dsz");
+  try {
+    pipeline::compress_model(broken, *data_, o, out, "broken");
+    FAIL() << "an uncertifiable model was written";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::not_certified) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--confidence"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(Certified, given_a_model_made_on_another_split_expect_refusal_naming_the_flags) {
+  model::SplitSpec other;
+  other.selection = 1000;
+  other.certification = 2000;
+  other.seed = 2;  // other images: some of these certification images trained or chose the model
+  model::Dataset d = model::load_dataset(model::kDefaultDataDir, other);
+  pipeline::CompressOptions o;
+  o.max_loss = 3.0;
+  try {
+    pipeline::compress_model(*pruned_, d, o, path("other.dsz"));
+    FAIL() << "certified on another split";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("--split-seed 1 --val 1000 --cert 2000"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path("other.dsz")));
+  // A model that records no split at all may have trained on any image.
+  model::Model unknown = *pruned_;
+  unknown.set_metadata(model::meta::data_split, "");
+  model::Model fresh = model::Model::from_parameters(
+      unknown.architecture(), unknown.input_shape(), unknown.num_classes(),
+      [&] {
+        std::vector<std::pair<std::string, std::vector<float>>> ps;
+        for (const auto& p : unknown.parameters()) ps.emplace_back(p.name, unknown.parameter(p.name));
+        return ps;
+      }());
+  try {
+    pipeline::compress_model(fresh, *data_, o, path("unknown.dsz"));
+    FAIL() << "certified a model of unknown training";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--cert 0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SplitRecord, given_splits_expect_only_the_recorded_one_certifies) {
+  model::Dataset d;
+  d.val.labels.resize(5000);
+  d.cert.labels.resize(10000);
+  d.split_seed = 1;
+  EXPECT_NO_THROW(model::check_split_record("seed=1,val=5000,cert=10000", d, "m"));
+  EXPECT_THROW(model::check_split_record("seed=1,val=5000,cert=5000", d, "m"), Error);   // trained on half of these
+  EXPECT_THROW(model::check_split_record("seed=1,val=10000,cert=5000", d, "m"), Error);  // chose on some of these
+  EXPECT_THROW(model::check_split_record("seed=2,val=5000,cert=10000", d, "m"), Error);
+  EXPECT_THROW(model::check_split_record("", d, "m"), Error);
+  EXPECT_THROW(model::check_split_record("seed=1;val=5000", d, "m"), Error);
+  // Uncertified (--cert 0): the selection split must match, the rest may differ.
+  d.cert.labels.clear();
+  EXPECT_NO_THROW(model::check_split_record("seed=1,val=5000,cert=10000", d, "m"));
+  EXPECT_NO_THROW(model::check_split_record("", d, "m"));
+  EXPECT_THROW(model::check_split_record("seed=1,val=4000,cert=0", d, "m"), Error);
+}
+
+TEST(SplitRecord, given_flags_expect_the_text_round_trip_and_malformed_text_refused) {
+  for (size_t n : {0u, 1u, 3u, 4u, 5u, 10000u}) {
+    std::vector<uint8_t> f(n);
+    for (size_t i = 0; i < n; ++i) f[i] = (i * 7 + 3) % 5 < 2;
+    EXPECT_EQ(model::decode_flags(model::encode_flags(f)), f) << n;
+  }
+  EXPECT_THROW(model::decode_flags("3:f"), Error);   // a bit past the count set
+  EXPECT_THROW(model::decode_flags("5:1"), Error);   // too short
+  EXPECT_THROW(model::decode_flags("x:1"), Error);
+  EXPECT_THROW(model::decode_flags("4:g"), Error);
+}
+
 }  // namespace

@@ -16,8 +16,16 @@ namespace deepsz::cli {
 
 void add_data_options(CLI::App* cmd, DataOptions& o) {
   cmd->add_option("--data", o.dir, "directory of MNIST-format IDX files (gzipped or not)")->capture_default_str();
-  cmd->add_option("--val", o.val, "validation images carved from the training set (default: the model's, else 5000)")
+  cmd->add_option("--val", o.val,
+                  "selection (validation) images carved from the training files: every decision is made on them "
+                  "(default: the model's split, else 5000)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 32));
+  cmd->add_option("--cert", o.cert,
+                  "certification images carved from the training files, used only to accept or refuse a finished "
+                  "model (default: the model's split, else 10000; 0: none, the uncertified rule)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 32));
+  cmd->add_option("--split-seed", o.split_seed, "seed of the permutation that carves both splits (default: the model's, else 1)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
   cmd->add_option("--threads", o.threads, "intra-op threads, 1..1024 (default: all cores)")->check(CLI::Range(1, 1024));
   auto finite = [](const char* name, double v) {
     if (!std::isfinite(v)) throw CLI::ValidationError(name, "must be a finite number");
@@ -33,7 +41,13 @@ void add_data_options(CLI::App* cmd, DataOptions& o) {
 }
 
 model::Dataset load_data_for(const DataOptions& o, const model::Model* m) {
-  int64_t val = o.val;
+  model::SplitSpec spec;
+  const std::string recorded = m ? m->metadata(model::meta::data_split) : "";
+  if (!recorded.empty()) spec = model::parse_split_record(recorded);
+  if (o.val >= 0) spec.selection = o.val;
+  if (o.cert >= 0) spec.certification = o.cert;
+  if (o.split_seed > 0) spec.seed = o.split_seed;
+  int64_t val = spec.selection;
   if (val < 0 && m) {
     std::string rec = m->metadata(model::meta::val_images);
     if (!rec.empty()) {
@@ -46,8 +60,8 @@ model::Dataset load_data_for(const DataOptions& o, const model::Model* m) {
       }
     }
   }
-  if (val < 0) val = model::kDefaultValidationImages;
-  model::Dataset data = model::load_dataset(o.dir, val);
+  spec.selection = val;
+  model::Dataset data = model::load_dataset(o.dir, spec);
   if (m) {
     // A model of other input size or fewer classes fails inside libtorch with
     // a page of C++ frames: say it in one line instead.

@@ -25,9 +25,13 @@ void add_run_command(CLI::App& app);         // pipeline_run.cpp (pipeline)
 #endif
 
 // Options every command that reads data shares.
+// The split defaults to the one the model records (docs/PIPELINE.md, "Roles
+// of the data"), else to SplitSpec's defaults; a flag given overrides it.
 struct DataOptions {
   std::string dir = model::kDefaultDataDir;
-  int64_t val = -1;  // -1: the model's recorded split size, else 5,000
+  int64_t val = -1;   // selection images; -1: the model's record, else min(5,000, n / 12)
+  int64_t cert = -1;  // certification images; -1: the model's record, else min(10,000, n / 6); 0: none
+  uint64_t split_seed = 0;  // 0: the model's record, else 1 (train: its --seed)
   double mean = 0.0, std = 1.0;
   bool mean_set = false, std_set = false;
   int threads = 0;

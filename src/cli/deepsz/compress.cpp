@@ -23,6 +23,8 @@ struct CompressArgs {
   int workers = 0;
   double holdout = 0.0;
   int loosen = 4;
+  double confidence = 0.9;
+  int looks = 8;
 };
 
 void run_compress(const CompressArgs& a) {
@@ -46,6 +48,8 @@ void run_compress(const CompressArgs& a) {
   o.workers = a.workers;
   o.holdout = a.holdout;
   o.loosen = a.loosen;
+  o.confidence = a.confidence;
+  o.max_looks = a.looks;
   o.assessment_path = a.assessment;
   o.progress = !a.quiet && !a.json;
   if (!a.quiet && !a.json) o.log = log_line;
@@ -85,6 +89,14 @@ void add_compress_command(CLI::App& app) {
                   "after the measured check, try up to N larger effective budgets, each kept if measured within the budget (0: off)")
       ->check(CLI::Range(0, 32))
       ->capture_default_str();
+  cmd->add_option("--confidence", args->confidence,
+                  "certification: how sure the bound on the drop against dense must be (0.5: the unbiased "
+                  "estimate within the budget)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 0.999));
+  cmd->add_option("--looks", args->looks, "certification: at most this many candidates measured on its images")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--workers", args->workers, "assessment workers (default: one per thread)")->check(CLI::Range(1, 1024));
   cmd->add_option("--assessment", args->assessment, "assessment table: reused when it matches the model, else written");
   cmd->add_option("--report", args->report, "write the report as JSON");

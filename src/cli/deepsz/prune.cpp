@@ -91,6 +91,11 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--score", args->score, "pruning score: activation (|w| x input rms), fisher (x output gradient rms too) or magnitude (|w|)")
       ->check(CLI::IsMember({"activation", "fisher", "magnitude"}))
       ->capture_default_str();
+  cmd->add_option("--confidence", args->prune.certify_confidence,
+                  "with a certification split: every step reading carries the reserve a certification at this "
+                  "confidence will charge for its noise (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--margin", args->prune.margin, "validation safety margin in points (--max-loss)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

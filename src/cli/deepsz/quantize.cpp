@@ -71,6 +71,11 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--margin", q.margin, "validation safety margin in points")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--distill", q.distill, "weight in [0, 1] of distillation from the input model (0: off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--temperature", q.temperature, "temperature of the distillation targets")->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  cmd->add_option("--confidence", q.certify_confidence,
+                  "with a certification split: readings carry the reserve a certification at this confidence "
+                  "will charge (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--seed", q.seed, "seed of the retraining shuffles")->capture_default_str();
   cmd->add_option("--augment", q.augment_shift, "retrain on training images shifted by up to this many pixels (0: off)")
       ->capture_default_str()->check(CLI::Range(0, 8));

@@ -21,7 +21,9 @@ struct TrainArgs {
 void run_train(const TrainArgs& a) {
   model::init_runtime(a.data.threads);
   check_output_path(a.output, {});
-  model::Dataset data = load_data_for(a.data, nullptr);
+  DataOptions d = a.data;
+  if (d.split_seed == 0) d.split_seed = a.seed;  // the splits follow the seed of the run
+  model::Dataset data = load_data_for(d, nullptr);
   model::TrainOptions o;
   o.architecture = a.arch;
   o.epochs = a.epochs;
@@ -50,7 +52,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   add_data_options(cmd, args->data);
   cmd->add_option("--epochs", args->epochs, "epochs (default: lenet300 20, lenet5 15)")->check(CLI::Range(1, 100000));
-  cmd->add_option("--seed", args->seed, "seed of initialisation and shuffling")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "seed of initialisation, shuffling and (unless --split-seed) the split")->capture_default_str();
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--lr", args->lr, "Adam learning rate (cosine decay to 0)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--weight-decay", args->weight_decay, "AdamW decoupled weight decay, 0: Adam (default: lenet300 0, lenet5 0.1)")

@@ -14,7 +14,8 @@
 namespace deepsz::model {
 
 inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
-inline constexpr int64_t kDefaultValidationImages = 5000;
+inline constexpr int64_t kDefaultValidationImages = 5000;      // the selection split
+inline constexpr int64_t kDefaultCertificationImages = 10000;  // the certification split
 
 // x = (pixel / 255 - mean) / std. The default is torchvision's ToTensor().
 struct Preprocessing {
@@ -32,18 +33,61 @@ struct ImageSet {
   int64_t image_elements() const { return channels * rows * cols; }
 };
 
-enum class Split { train, val, test };
+// The roles of the images (docs/PIPELINE.md, "Roles of the data"):
+//   train  what the weights are fitted on;
+//   val    the selection split: every decision (prune steps, quantize levels,
+//          error-bound assessment, the optimiser's checks) is made on it;
+//   cert   the certification split: used only to accept or refuse a finished
+//          candidate model, never to choose anything; empty in the
+//          uncertified mode (--cert 0, the rule before certification);
+//   test   the t10k files: reported, never used to choose anything.
+// val and cert are carved from the training files, disjoint, by a
+// permutation that follows the split seed.
+enum class Split { train, val, test, cert };
 const char* split_name(Split split) noexcept;
-Split parse_split(const std::string& name);  // "train" | "val" | "test"
+Split parse_split(const std::string& name);  // "train" | "val" | "test" | "cert"
+
+// How the training files are divided. -1: the default for the file's size,
+// min(5,000, n / 12) selection and min(10,000, n / 6) certification images
+// (Fashion-MNIST, n = 60,000: 5,000 and 10,000; 45,000 left for training).
+struct SplitSpec {
+  int64_t selection = -1;
+  int64_t certification = -1;  // 0: no certification split
+  uint64_t seed = 1;           // 1 carves the same selection split as before certification existed
+};
 
 struct Dataset {
   std::string directory;
-  ImageSet train;  // the training set minus the validation images
-  ImageSet val;    // carved deterministically from the training files
+  ImageSet train;  // the training files minus the selection and certification images
+  ImageSet val;    // the selection split
+  ImageSet cert;   // the certification split (empty: uncertified)
   ImageSet test;   // the t10k files: reported, never optimised on
   int64_t num_classes = 0;
+  uint64_t split_seed = 1;
   const ImageSet& split(Split s) const;
+  bool certified() const { return cert.size() > 0; }
+  // "seed=S,val=N,cert=M": what a model records (meta::data_split) so that a
+  // later step can refuse images an earlier one trained or chose on.
+  std::string split_record() const;
 };
+
+// The split a model records (Dataset::split_record()), parsed; throws
+// Error(corruption_detected) on a malformed record.
+SplitSpec parse_split_record(const std::string& record);
+// Refuses (Error(invalid_argument), naming the flags that fix it) data whose
+// split cannot serve a model that records `recorded` (empty: nothing
+// recorded): with a certification split, the model must record exactly this
+// split, because a model trained or chosen on other images may have seen
+// these certification images; without one (--cert 0, uncertified), the
+// seed and the selection split must match (budgets count from the dense
+// ancestor's reading on the same images). `what` names the model ("the input").
+void check_split_record(const std::string& recorded, const Dataset& data, const std::string& what);
+
+// Per-image flags (0/1) as compact text for metadata: hexadecimal of the
+// bits, least significant bit first, prefixed by the count ("10000:3fa9...").
+std::string encode_flags(const std::vector<uint8_t>& flags);
+// Throws Error(corruption_detected) on anything encode_flags does not write.
+std::vector<uint8_t> decode_flags(const std::string& text);
 
 // Reads one IDX image file and its label file. Throws deepsz::Error naming
 // the offending file: missing (io_error), wrong magic (foreign_format),
@@ -55,11 +99,16 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
 // The same on two files' bytes in memory (not gzipped): the fuzzers' entry.
 ImageSet parse_idx_pair(const uint8_t* images, size_t images_size, const uint8_t* labels, size_t labels_size);
 
-// Reads a directory in the MNIST layout and carves `val_images` images out of
-// the training set: the first val_images entries of a fixed pseudo-random
-// permutation (seed kValidationSeed), so the split is identical in every run
-// and every command. The remaining training images keep their file order.
+// Reads a directory in the MNIST layout and carves the selection and
+// certification splits out of the training set: the first `selection`
+// entries of a pseudo-random permutation, then the next `certification`
+// ones. The permutation follows spec.seed (seed 1: kValidationSeed), so the
+// split is identical in every run and every command with the same seed. The
+// remaining training images keep their file order.
 inline constexpr uint64_t kValidationSeed = 0x5eed0f7a11da7e5ULL;
+Dataset load_dataset(const std::string& directory, const SplitSpec& spec);
+// The uncertified split of before: `val_images` selection images, no
+// certification split, seed 1.
 Dataset load_dataset(const std::string& directory,
                      int64_t val_images = kDefaultValidationImages);
 

@@ -49,6 +49,12 @@ inline constexpr const char* classes = "classes";
 inline constexpr const char* pre_mean = "preprocessing.mean";
 inline constexpr const char* pre_std = "preprocessing.std";
 inline constexpr const char* val_images = "data.val_images";   // validation split size
+// Dataset::split_record() of the data the model was trained, pruned or
+// quantised with: its certification images are the only ones no step saw.
+inline constexpr const char* data_split = "data.split";
+// encode_flags() of the dense ancestor's top-1 correctness on each
+// certification image: the reference of the paired certification test.
+inline constexpr const char* dense_cert_correct = "dense.cert_correct";
 inline constexpr const char* dense_val_top1 = "dense.val_top1";    // fraction
 inline constexpr const char* dense_test_top1 = "dense.test_top1";  // fraction
 inline constexpr const char* val_top1 = "val_top1";            // of this model, when measured

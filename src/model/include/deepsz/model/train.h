@@ -55,6 +55,12 @@ struct PruneOptions {
   bool activation_scores = true;   // score |w| x rms of the weight's input feature (native models)
   bool gradient_scores = false;    // and x rms of the loss gradient at its output unit (Fisher score)
   double margin = 0.1;             // accept a step when its val drop <= max_loss - min(margin, max_loss / 2)
+  // With a certification split (--max-loss): each step's val drop also
+  // carries z(certify_confidence) x the standard error a certification of
+  // that state would have (from its discordance with the input on the val
+  // split), so the sparsest accepted state leaves room for the certified
+  // bound (docs/PRUNING.md, "Certification reserve"). 0: no reserve.
+  double certify_confidence = 0.9;
   double step_factor = 0.75;       // overall density target of each step = previous x this
   double fine_step_factor = 0.85;  // the factor once the density is at or below fine_below
   double fine_below = 0.10;
@@ -102,6 +108,7 @@ Model prune(const Model& model, const Dataset& data, const PruneOptions& options
 struct QuantizeOptions {
   double max_loss = 0.3;       // val top-1 points, against the dense ancestor when the input records one
   double margin = 0.1;         // accept a level when its val drop <= max_loss - min(margin, max_loss / 2)
+  double certify_confidence = 0.9;  // as PruneOptions::certify_confidence
   double start = 0.05;         // finest step of the per-tensor base scan, a fraction of the tensor's rms (of its nonzeros)
   double growth = 1.41421356;  // step ratio of the base scan and between successive levels
   int max_levels = 14;

@@ -50,6 +50,18 @@ struct CompressOptions {
   // ... the effective budget, each kept when its measured drop is within the
   // budget (the additive envelope over-estimates; docs/PIPELINE.md). 0: off.
   int loosen = 4;
+  // With a certification split in the data (the default, docs/PIPELINE.md
+  // "Certification"): the finished candidates, safest first, are measured on
+  // it against the dense reference until one is refused; the last that
+  // passed is written. It passes when the exact paired upper bound on its
+  // drop against dense at `confidence` is <= max_loss. No candidate passes:
+  // Error(not_certified), nothing written.
+  double confidence = 0.9;
+  int max_looks = 8;
+  // false: no look at the certification split even when the data has one,
+  // and nothing certified (deepsz run's comparison of pruned candidates,
+  // made on the selection split alone before the chosen one is certified).
+  bool certify = true;
   std::function<void(const std::string&)> log;  // one line per event; may be empty
 };
 
@@ -104,6 +116,29 @@ struct CompressReport {
   bool assessment_reused = false;
   size_t assessed_candidates = 0;  // measured (tensor, bound) pairs, lossless excluded
 
+  // Certification (certified == false: the data has no certification split,
+  // the uncertified rule of before; the fields below are then zero).
+  bool certified = false;
+  uint64_t images_cert = 0;
+  double cert_top1_before = 0, cert_top1_after = 0;  // the dense reference's and the decoded model's
+  double confidence = 0;
+  double selection_drop_vs_dense_pp = 0;  // the chosen candidate on the selection split
+  double cert_drop_pp = 0;                // against dense, point estimate
+  double cert_upper_bound_pp = 0;         // exact paired bound at `confidence`
+  uint64_t cert_correct_to_wrong = 0, cert_wrong_to_correct = 0;
+  size_t cert_looks = 0, cert_candidates = 0;
+  int cert_max_looks = 0;
+  std::string cert_statement;
+  std::string certification_json;         // certification_result_to_json, with the ladder
+  // What the rule before certification would have written (the guarantee's
+  // choice on the selection split), for comparison: its stream bytes, its
+  // selection drop against the input and its test drop against dense.
+  uint64_t uncertified_tensor_bytes = 0;
+  double uncertified_selection_drop_pp = 0;
+  double uncertified_test_drop_vs_dense_pp = 0;
+
+  size_t chosen_input = 0;                // compress_candidates: which input was written
+
   double seconds_load = 0, seconds_assess = 0, seconds_optimise = 0, seconds_generate = 0,
          seconds_evaluate = 0;
   std::vector<TensorReport> tensors;
@@ -116,6 +151,18 @@ struct CompressReport {
 CompressReport compress_model(const model::Model& input, const model::Dataset& data,
                               const CompressOptions& options, const std::string& output,
                               const std::string& input_path = "");
+
+// The same on several candidate models of one dense ancestor (deepsz run:
+// the pruned model and denser states of its pruning), under one budget
+// against that ancestor. Each is assessed and optimised on the selection
+// split; certified, every candidate configuration of every model joins one
+// fixed sequence, safest (most bytes) first, so that choosing among the
+// models costs no extra share of the confidence. Uncertified: the smallest
+// configuration the selection split accepted. report.chosen_input names the
+// model written.
+CompressReport compress_candidates(const std::vector<const model::Model*>& inputs, const model::Dataset& data,
+                                   const CompressOptions& options, const std::string& output,
+                                   const std::vector<std::string>& input_paths = {});
 
 // The report as JSON (every field above; layers under "layers").
 std::string report_to_json(const CompressReport& report, int indent = 2);

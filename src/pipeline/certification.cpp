@@ -1,0 +1,64 @@
+// The certification candidates of compress and their reference
+// (docs/PIPELINE.md, "Certification").
+#include <algorithm>
+#include <map>
+
+#include "pipeline_internal.h"
+
+namespace deepsz::pipeline::detail {
+
+std::vector<Rung> certification_ladder(const AssessmentTable& table, const GuaranteeResult& guarantee,
+                                       const SolveOptions& solve, const MeasureConfiguration& measure) {
+  std::map<std::vector<size_t>, Rung> rungs;
+  Rung lossless;
+  lossless.choice.assign(table.layers.size(), 0);
+  lossless.bytes = lossless_bytes(table);
+  lossless.selection.images = table.images;  // bit-exact: no image changes
+  lossless.origin = "every tensor lossless";
+  rungs[lossless.choice] = lossless;
+  for (size_t k = 0; k < guarantee.history.size(); ++k) {
+    const GuaranteeStep& s = guarantee.history[k];
+    if (!s.within_budget || rungs.count(s.choice)) continue;
+    rungs[s.choice] = Rung{s.choice, s.bytes, s.measured, "guarantee step " + std::to_string(k + 1)};
+  }
+  // Safer rungs than the guarantee's first acceptance: a certification that
+  // refuses it still has somewhere to stop short of everything lossless.
+  for (double f : {0.125, 0.25, 0.5}) {
+    SolveOptions so = solve;
+    so.budget = solve.budget * f;
+    const Configuration c = solve_configuration(table, so);
+    if (rungs.count(c.choice)) continue;
+    const ConfigurationMeasurement m = measure(c.choice);
+    if (m.top1_drop > solve.budget + 1e-9) continue;
+    char origin[64];
+    std::snprintf(origin, sizeof origin, "solved at %.3g of the budget", f);
+    rungs[c.choice] = Rung{c.choice, c.bytes, m, origin};
+  }
+  std::vector<Rung> out;
+  for (auto& [choice, r] : rungs) out.push_back(std::move(r));
+  // Safest first: most bytes; ties by the smaller measured drop.
+  std::stable_sort(out.begin(), out.end(), [](const Rung& a, const Rung& b) {
+    if (a.bytes != b.bytes) return a.bytes > b.bytes;
+    return a.selection.top1_drop < b.selection.top1_drop;
+  });
+  return out;
+}
+
+std::vector<uint8_t> certification_reference(const model::Model& input, model::Evaluator& input_eval,
+                                             const model::Dataset& data) {
+  const bool has_ancestor = !input.metadata(model::meta::dense_val_top1).empty();
+  if (!has_ancestor) return input_eval.correct(model::Split::cert);
+  const std::string rec = input.metadata(model::meta::dense_cert_correct);
+  if (rec.empty())
+    throw Error(ErrorCode::invalid_argument,
+                "the input records a dense ancestor but not its certification reference (pruned by an older "
+                "deepsz?): prune it again, or pass --cert 0 (uncertified)");
+  std::vector<uint8_t> flags = model::decode_flags(rec);
+  if (static_cast<int64_t>(flags.size()) != data.cert.size())
+    throw Error(ErrorCode::corruption_detected, "the input's certification reference holds " +
+                                                    std::to_string(flags.size()) + " images, the split " +
+                                                    std::to_string(data.cert.size()));
+  return flags;
+}
+
+}  // namespace deepsz::pipeline::detail
