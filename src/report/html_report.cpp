@@ -144,7 +144,7 @@ void Page::headline() {
   add("<section id=\"headline\">\n<div class=\"kpis\">\n");
   const auto ratio = num("ratio");
   add("<div class=\"kpi\"><div class=\"v\">" +
-      (ratio ? figure_span("ratio", *ratio, format_fixed(*ratio, 1) + "\u00D7") : absent("n/a")) +
+      (ratio ? figure_span("ratio", *ratio, format_fixed(*ratio, *ratio < 10 ? 2 : 1) + "\u00D7") : absent("n/a")) +
       "</div><div class=\"l\">compression ratio (float32 bytes of all parameters / bytes of the .dsz file)</div></div>\n");
   const auto dsz = count("dsz_bytes"), original = count("original_bytes");
   add("<div class=\"kpi\"><div class=\"v\">" +
@@ -206,7 +206,7 @@ void Page::headline() {
            " wrong\u2192right; exact paired test on the discordant images)";
     if (looks) d += "; " + escape(std::to_string(*looks)) + " look(s) in a fixed order from the safest candidate" +
                     (max_looks ? " (at most " + escape(std::to_string(*max_looks)) + ")" : "");
-    d += " The steps are under \u201CHow the configuration was found\u201D.";
+    d += ". The steps are under \u201CHow the configuration was found\u201D.";
     add(d + "</p>\n");
   } else {
     std::string s = "<p class=\"guarantee not\" id=\"guarantee\">Not certified: this report has no certification "

@@ -318,3 +318,10 @@ TEST(HtmlReport, given_an_error_expect_one_line_that_names_the_problem) {
                  "not a deepsz compress report: format \"deepsz-assessment\", expected \"deepsz-compress-report\"");
   }
 }
+
+TEST(HtmlReport, given_a_ratio_below_ten_expect_two_decimals) {
+  json r = report_fixture();
+  r["ratio"] = 1.1513584418809277;
+  const auto page = render_report(r.dump());
+  EXPECT_NE(page.html.find("data-value=\"1.1513584418809277\">1.15\u00D7<"), std::string::npos);
+}
