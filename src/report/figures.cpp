@@ -11,6 +11,12 @@ namespace deepsz::report::detail {
 namespace {
 
 constexpr double kTickFont = 11;
+
+// What is drawn is held within +-1e200 (and a positive value within
+// [1e-200, 1e200]) so that ranges, paddings and rounded tick ends of absurd
+// but finite inputs stay finite; the labels and tooltips keep the values.
+double plotted(double v) { return std::clamp(v, -1e200, 1e200); }
+double plotted_positive(double v) { return std::clamp(v, 1e-200, 1e200); }
 constexpr double kLabelFont = 12;
 
 // The fewest decimals that print every tick distinctly and exactly enough.
@@ -114,31 +120,32 @@ Figure drop_vs_bound_figure(const Layer& l, const CurveContext& ctx) {
   // x: a log axis of the lossy bounds, the lossless option in a column of its own.
   double blo = 1e-3, bhi = 1e-2;
   if (!lossy.empty()) {
-    blo = lossy.front()->bound;
-    bhi = lossy.back()->bound;
+    blo = plotted_positive(lossy.front()->bound);
+    bhi = plotted_positive(lossy.back()->bound);
   }
   if (!chosen && l.error_bound > 0) {
-    blo = std::min(blo, l.error_bound);
-    bhi = std::max(bhi, l.error_bound);
+    blo = std::min(blo, plotted_positive(l.error_bound));
+    bhi = std::max(bhi, plotted_positive(l.error_bound));
   }
   if (bhi <= blo * 1.0001) {
     blo /= 2;
     bhi *= 2;
   } else {
-    const double pad = std::pow(bhi / blo, 0.06);
+    // In log space: bhi / blo may not be a double (1e300 / 1e-300).
+    const double pad = std::pow(10.0, 0.06 * (std::log10(bhi) - std::log10(blo)));
     blo /= pad;
     bhi *= pad;
   }
   const LogScale x{blo, bhi, log0, log1};
-  auto px = [&](double bound) { return bound > 0 ? x(bound) : x_lossless; };
+  auto px = [&](double bound) { return bound > 0 ? x(plotted_positive(bound)) : x_lossless; };
 
   // y of the top panel: drops, zero, and the budget line.
   double dlo = 0, dhi = 0;
   for (const auto& c : l.candidates) {
-    dlo = std::min(dlo, c.drop);
-    dhi = std::max(dhi, c.drop);
+    dlo = std::min(dlo, plotted(c.drop));
+    dhi = std::max(dhi, plotted(c.drop));
   }
-  if (ctx.budget_pp) dhi = std::max(dhi, *ctx.budget_pp);
+  if (ctx.budget_pp) dhi = std::max(dhi, plotted(*ctx.budget_pp));
   if (dhi - dlo < 0.05) dhi = dlo + 0.05;
   const double dpad = 0.06 * (dhi - dlo);
   dhi += dpad;
@@ -196,7 +203,8 @@ Figure drop_vs_bound_figure(const Layer& l, const CurveContext& ctx) {
   broken_axis(svg, left, x_break, right, bot1);
   svg.text((log0 + log1) / 2, bot1 + 38, "absolute error bound (log scale)", kLabelFont, "middle");
 
-  if (ctx.budget_pp) svg.line(left, yd(*ctx.budget_pp), right, yd(*ctx.budget_pp), colour::orange, 1.5, "6 4");
+  if (ctx.budget_pp)
+    svg.line(left, yd(plotted(*ctx.budget_pp)), right, yd(plotted(*ctx.budget_pp)), colour::orange, 1.5, "6 4");
 
   // The chosen bound: a guide through both panels, drawn under the points.
   const double chosen_x = px(l.error_bound);
@@ -205,14 +213,14 @@ Figure drop_vs_bound_figure(const Layer& l, const CurveContext& ctx) {
   // The measured candidates.
   std::vector<std::pair<double, double>> drop_line, bytes_line;
   for (const CandidatePoint* c : lossy) {
-    drop_line.emplace_back(px(c->bound), yd(c->drop));
+    drop_line.emplace_back(px(c->bound), yd(plotted(c->drop)));
     bytes_line.emplace_back(px(c->bound), yb(double(c->bytes()) / unit));
   }
   svg.polyline(drop_line, colour::blue, 1.5);
   svg.polyline(bytes_line, colour::blue, 1.5);
   for (const auto& c : l.candidates) {
     const std::string tip = candidate_tooltip(c);
-    svg.circle(px(c.bound), yd(c.drop), 3.6, colour::blue, "#ffffff", 1, tip, "data-role=\"candidate\"");
+    svg.circle(px(c.bound), yd(plotted(c.drop)), 3.6, colour::blue, "#ffffff", 1, tip, "data-role=\"candidate\"");
     svg.circle(px(c.bound), yb(double(c.bytes()) / unit), 3.6, colour::blue, "#ffffff", 1, tip);
   }
   if (lossy.empty())
@@ -224,7 +232,7 @@ Figure drop_vs_bound_figure(const Layer& l, const CurveContext& ctx) {
     const CandidatePoint& c = l.candidates[*chosen];
     const std::string attrs = "data-role=\"chosen\" data-bound=\"" + format_exact(c.bound) + "\" data-drop=\"" +
                               format_exact(c.drop) + "\"";
-    svg.diamond(px(c.bound), yd(c.drop), 6.5, colour::vermilion, colour::ink, "chosen: " + candidate_tooltip(c),
+    svg.diamond(px(c.bound), yd(plotted(c.drop)), 6.5, colour::vermilion, colour::ink, "chosen: " + candidate_tooltip(c),
                 attrs);
     svg.diamond(px(c.bound), yb(double(c.bytes()) / unit), 6.5, colour::vermilion, colour::ink,
                 "chosen: " + candidate_tooltip(c), "data-role=\"chosen-bytes\"");
@@ -382,8 +390,8 @@ Figure prune_trajectory_figure(const std::vector<PruneStep>& steps) {
   double dlo = 1.0, dhi = 0.0;
   for (const auto& s : steps)
     if (s.density && *s.density > 0) {
-      dlo = std::min(dlo, *s.density * 100);
-      dhi = std::max(dhi, *s.density * 100);
+      dlo = std::min(dlo, plotted_positive(*s.density * 100));
+      dhi = std::max(dhi, plotted_positive(*s.density * 100));
     }
   if (dhi <= 0) {
     dlo = 1;
@@ -393,7 +401,7 @@ Figure prune_trajectory_figure(const std::vector<PruneStep>& steps) {
     dlo /= 1.5;
     dhi *= 1.5;
   } else {
-    const double pad = std::pow(dhi / dlo, 0.08);
+    const double pad = std::pow(10.0, 0.08 * (std::log10(dhi) - std::log10(dlo)));
     dlo /= pad;
     dhi *= pad;
   }
@@ -412,8 +420,8 @@ Figure prune_trajectory_figure(const std::vector<PruneStep>& steps) {
   double tlo = 100, thi = 0;
   for (const auto& s : steps)
     if (s.selection_top1) {
-      tlo = std::min(tlo, *s.selection_top1 * 100);
-      thi = std::max(thi, *s.selection_top1 * 100);
+      tlo = std::min(tlo, plotted(*s.selection_top1 * 100));
+      thi = std::max(thi, plotted(*s.selection_top1 * 100));
     }
   if (thi < tlo) {
     tlo = 0;
@@ -446,8 +454,8 @@ Figure prune_trajectory_figure(const std::vector<PruneStep>& steps) {
   for (size_t i = 0; i < steps.size(); ++i) {
     const PruneStep& s = steps[i];
     if (!s.accepted.value_or(false)) continue;
-    if (s.density && *s.density > 0) kept_density.emplace_back(x(double(i + 1)), ya(*s.density * 100));
-    if (s.selection_top1) kept_top1.emplace_back(x(double(i + 1)), yb(*s.selection_top1 * 100));
+    if (s.density && *s.density > 0) kept_density.emplace_back(x(double(i + 1)), ya(plotted_positive(*s.density * 100)));
+    if (s.selection_top1) kept_top1.emplace_back(x(double(i + 1)), yb(plotted(*s.selection_top1 * 100)));
   }
   svg.polyline(kept_density, colour::blue, 1.5);
   svg.polyline(kept_top1, colour::blue, 1.5);
@@ -468,8 +476,8 @@ Figure prune_trajectory_figure(const std::vector<PruneStep>& steps) {
       else
         svg.circle(p, y, 4, "#ffffff", colour::grey, 1.5, tip, "data-role=\"step\"");
     };
-    if (s.density && *s.density > 0) mark(ya(*s.density * 100));
-    if (s.selection_top1) mark(yb(*s.selection_top1 * 100));
+    if (s.density && *s.density > 0) mark(ya(plotted_positive(*s.density * 100)));
+    if (s.selection_top1) mark(yb(plotted(*s.selection_top1 * 100)));
   }
 
   const double ly = b1 + 64;

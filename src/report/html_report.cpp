@@ -30,6 +30,9 @@ json parse_document(const std::string& text, const char* format, const char* wha
   } catch (const json::parse_error& e) {
     throw Error(ErrorCode::foreign_format,
                 std::string("not a ") + what + ": not JSON (parse error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception& e) {
+    // JSON in form, but beyond what a double holds (1e999): out_of_range.
+    throw Error(ErrorCode::corruption_detected, std::string(what) + ": " + e.what());
   }
   if (!j.is_object()) throw Error(ErrorCode::foreign_format, std::string("not a ") + what + ": JSON, but not an object");
   auto f = j.find("format");

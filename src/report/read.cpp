@@ -45,6 +45,8 @@ std::optional<double> number_at(const json& object, const char* key, const std::
   const json* v = find(object, key);
   if (!v) return std::nullopt;
   if (!v->is_number()) wrong(where, key, "a number");
+  // 1e999 parses as infinity: no report holds one, and no axis can show it.
+  if (!std::isfinite(v->get<double>())) wrong(where, key, "a finite number");
   return v->get<double>();
 }
 

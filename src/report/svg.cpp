@@ -131,6 +131,8 @@ std::vector<double> nice_ticks(double& lo, double& hi, int target) {
     lo -= pad;
     hi += pad;
   }
+  // Absurd ranges (from absurd but finite inputs): the two ends only.
+  if (!std::isfinite(hi - lo) || !(hi > lo)) return {lo, hi};
   const double raw = (hi - lo) / std::max(1, target);
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = mag;
@@ -140,11 +142,15 @@ std::vector<double> nice_ticks(double& lo, double& hi, int target) {
       break;
     }
   const double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
+  // Where the ticks are too far from zero for their spacing to count in
+  // doubles (lo = 1e17, hi = lo + 1), the two ends only.
+  if (!(last - first >= 1) || last - first > 1000 || first + 1 == first) return {lo, hi};
   lo = first * step;
   hi = last * step;
   std::vector<double> ticks;
-  for (double k = first; k <= last + 0.5; k += 1.0) {
-    double t = k * step;
+  const long n = std::lround(last - first);
+  for (long i = 0; i <= n; ++i) {
+    double t = (first + double(i)) * step;
     if (std::fabs(t) < step * 1e-9) t = 0.0;
     ticks.push_back(t);
   }

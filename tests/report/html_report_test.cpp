@@ -101,7 +101,8 @@ TEST(HtmlReport, given_fixture_with_assessment_expect_one_drop_plot_per_fc_layer
     EXPECT_EQ(std::stod(m[1]), l["error_bound"].get<double>()) << name;
     EXPECT_EQ(std::stod(m[2]), l["assessed_drop_pp"].get<double>()) << name;
     // Every measured candidate of the table is a point of the curve.
-    for (const json& tl : assessment_fixture()["layers"])
+    const json table = assessment_fixture();
+    for (const json& tl : table["layers"])
       if (tl["name"] == name) {
         EXPECT_EQ(count(svg, "data-role=\"candidate\""), tl["candidates"].size()) << name;
       }
@@ -324,4 +325,35 @@ TEST(HtmlReport, given_a_ratio_below_ten_expect_two_decimals) {
   r["ratio"] = 1.1513584418809277;
   const auto page = render_report(r.dump());
   EXPECT_NE(page.html.find("data-value=\"1.1513584418809277\">1.15\u00D7<"), std::string::npos);
+}
+
+TEST(HtmlReport, given_an_infinite_number_expect_it_refused) {
+  std::string text = report_fixture().dump();
+  const std::string ratio = "\"ratio\":";
+  const size_t at = text.find(ratio);
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + ratio.size(), "1e999,\"was_ratio\":");  // 1e999 parses as infinity
+  EXPECT_EQ(code_of(text), ErrorCode::corruption_detected);
+}
+
+TEST(HtmlReport, given_absurd_but_finite_values_expect_a_page_and_no_hang) {
+  json r = report_fixture();
+  json a = assessment_fixture();
+  auto& c = a["layers"][0]["candidates"];
+  c[1]["bound"] = 4.9e-324;  // the smallest double
+  c[1]["top1_drop"] = -1e300;
+  c[2]["top1_drop"] = 1e300;
+  c.back()["bound"] = 1e300;
+  c.back()["value_bytes"] = uint64_t(1) << 62;
+  a["layers"][2]["candidates"][1]["top1_drop"] = 1e17;
+  a["layers"][2]["candidates"][2]["top1_drop"] = 1e17 + 16;
+  r["budget_pp"] = 1e308;
+  r["layers"][0]["error_bound"] = 1e300;
+  r["prune"]["steps"][0]["density"] = 1e-300;
+  r["prune"]["steps"][1]["selection_top1"] = -1e300;
+  const auto page = render_report(r.dump(), a.dump());
+  EXPECT_EQ(count(page.html, "data-plot=\"drop_vs_bound\""), 3u);
+  // No coordinate, attribute or label printed from a NaN or an infinity.
+  for (const auto& text : {page.html, page.figures[0].svg, page.figures.back().svg})
+    EXPECT_FALSE(std::regex_search(text, std::regex("(^|[^A-Za-z])-?(nan|inf)([^A-Za-z]|$)"))) << text.substr(0, 200);
 }
