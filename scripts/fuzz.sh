@@ -11,7 +11,8 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-fuzz}"
 JOBS="${JOBS:-2}"
 SECONDS_EACH="${1:-20}"
 shift || true
-TARGETS=(fuzz_container fuzz_float_stream fuzz_index_stream fuzz_idx fuzz_float_round_trip fuzz_index_round_trip)
+TARGETS=(fuzz_container fuzz_float_stream fuzz_index_stream fuzz_idx fuzz_float_round_trip fuzz_index_round_trip
+  fuzz_report)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); fi
 [[ "$SECONDS_EACH" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 
@@ -23,6 +24,12 @@ cmake --build "$BUILD_DIR" -j"$JOBS" --target fuzz_make_seeds "${TARGETS[@]}"
 SEEDS="$BUILD_DIR/fuzz-seeds"
 rm -rf "$SEEDS"
 "$BUILD_DIR/fuzz/fuzz_make_seeds" "$SEEDS"
+# The report renderer's seeds: the fixture report alone, and with its table
+# after a NUL (fuzz/fuzz_report.cpp).
+mkdir -p "$SEEDS/fuzz_report"
+cp "$ROOT/tests/report/data/handmade_lenet300_report.json" "$SEEDS/fuzz_report/report.json"
+{ cat "$ROOT/tests/report/data/handmade_lenet300_report.json"; printf '\0'
+  cat "$ROOT/tests/report/data/handmade_lenet300_assessment.json"; } > "$SEEDS/fuzz_report/report_and_table"
 
 status=0
 for t in "${TARGETS[@]}"; do

@@ -8,7 +8,8 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libzstd-dev libxxhash-dev libzfp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
-  libopenblas0-pthread dataset-fashion-mnist clang libclang-rt-14-dev zstd)
+  libopenblas0-pthread dataset-fashion-mnist clang libclang-rt-14-dev zstd
+  zlib1g-dev chromium fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

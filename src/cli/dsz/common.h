@@ -48,5 +48,6 @@ void add_compress_command(CLI::App& app);
 void add_decompress_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 }  // namespace dsz

@@ -1,5 +1,6 @@
 // dsz: compress, decompress, inspect and benchmark float32 arrays and .dsz
-// containers with the codec and format libraries only (no libtorch).
+// containers with the codec and format libraries only (no libtorch), and
+// render the JSON reports of deepsz compress as HTML.
 //
 // Every failure prints one line "dsz: ..." on stderr and exits 1 (2 for a
 // wrong command line); outputs are written through a temporary file and a
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   dsz::add_decompress_command(app);
   dsz::add_inspect_command(app);
   dsz::add_bench_command(app);
+  dsz::add_report_command(app);
   return deepsz::cli_common::run_app(app, argc, argv, "dsz", " (see dsz --help)", [](const std::exception& e) {
     return dynamic_cast<const dsz::UsageError*>(&e) != nullptr;
   });
