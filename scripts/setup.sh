@@ -9,7 +9,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libzstd-dev libxxhash-dev libzfp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
   libopenblas0-pthread dataset-fashion-mnist clang libclang-rt-14-dev zstd
-  zlib1g-dev chromium fonts-dejavu-core)
+  zlib1g-dev chromium fonts-dejavu-core jq)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

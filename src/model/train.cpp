@@ -789,6 +789,8 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   // Every step's statistic, in order of falling density, and the states
   // whose own statistic was within the acceptance bound.
   std::vector<double> stats;
+  // Every step as "density:drop:reserve:accepted" (meta::prune_steps).
+  std::string trajectory;
   std::vector<std::pair<size_t, Model>> candidates;
   std::vector<Model> alternatives;
   uint64_t step_seed = o.seed;
@@ -896,6 +898,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     line += reserve_note() + ") " + std::string(ok ? "accepted" : "over budget");
     log(line);
     stats.push_back(stat);
+    {
+      char rec[64];
+      std::snprintf(rec, sizeof rec, "%s%.5g:%.4g:%.4g:%d", trajectory.empty() ? "" : ";", overall_density(model),
+                    stat - last_reserve, last_reserve, ok ? 1 : 0);
+      trajectory += rec;
+    }
     if (ok) {
       candidates.emplace_back(stats.size() - 1, model);
       failures = 0;
@@ -981,6 +989,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     out.set_metadata(meta::data_split, data.split_record());
     if (by_loss) out.set_metadata(meta::prune_max_loss, fraction_string(o.max_loss));
     else out.set_metadata(meta::prune_density, fraction_string(o.density));
+    if (!trajectory.empty()) out.set_metadata(meta::prune_steps, trajectory);
     return std::make_pair(val, test);
   };
   const auto [val_top1, test_top1] = record(best);

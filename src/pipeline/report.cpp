@@ -14,7 +14,16 @@ nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::js
 
 std::string report_to_json(const CompressReport& r, int indent) {
   nlohmann::json layers = nlohmann::json::array();
-  for (const auto& t : r.tensors)
+  for (const auto& t : r.tensors) {
+    nlohmann::json measured = nlohmann::json::array();
+    for (const Candidate& c : t.measured)
+      measured.push_back({{"bound", c.abs_error_bound},
+                          {"index_bytes", c.index_bytes},
+                          {"value_bytes", c.value_bytes},
+                          {"top1_drop", c.top1_drop},
+                          {"correct_to_wrong", c.correct_to_wrong},
+                          {"wrong_to_correct", c.wrong_to_correct},
+                          {"images", c.images}});
     layers.push_back({{"name", t.name},
                       {"kind", t.kind},
                       {"shape", t.shape},
@@ -26,7 +35,9 @@ std::string report_to_json(const CompressReport& r, int indent) {
                       {"index_bytes", t.index_bytes},
                       {"value_bytes", t.value_bytes},
                       {"assessed_drop_pp", t.assessed_drop},
-                      {"candidates", t.candidates}});
+                      {"candidates_measured", t.candidates},
+                      {"candidates", measured}});
+  }
   nlohmann::json j;
   j["format"] = "deepsz-compress-report";
   j["version"] = 1;
@@ -103,6 +114,25 @@ std::string report_to_json(const CompressReport& r, int indent) {
     j["uncertified"] = {{"tensor_bytes", r.uncertified_tensor_bytes},
                         {"selection_drop_pp", r.uncertified_selection_drop_pp},
                         {"test_drop_vs_dense_pp", r.uncertified_test_drop_vs_dense_pp}};
+  if (!r.prune_steps.empty()) {
+    // "density:drop:reserve:accepted;..." as the model records it.
+    nlohmann::json steps = nlohmann::json::array();
+    std::stringstream ss(r.prune_steps);
+    std::string item;
+    while (std::getline(ss, item, ';')) {
+      double d = 0, drop = 0, reserve = 0;
+      int ok = 0;
+      if (std::sscanf(item.c_str(), "%lf:%lf:%lf:%d", &d, &drop, &reserve, &ok) != 4) continue;
+      steps.push_back({{"density", d},
+                       {"drop_pp", drop},
+                       {"reserve_pp", reserve},
+                       {"selection_top1", r.val_top1_before - drop / 100.0},
+                       {"accepted", ok != 0}});
+    }
+    j["prune"] = {{"steps", steps}};
+  }
+  if (!r.command_line.empty()) j["command_line"] = r.command_line;
+  j["deepsz_version"] = DEEPSZ_VERSION_STRING;
   j["layers"] = layers;
   if (!r.guarantee_json.empty()) j["guarantee"] = nlohmann::json::parse(r.guarantee_json);
   return j.dump(indent);

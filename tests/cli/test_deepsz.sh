@@ -144,6 +144,12 @@ run_bad "quantize --layers nosuch" 1 y.pt "nosuch" -- "$DEEPSZ" quantize m.pt "$
 run_bad "quantize: missing model" 1 y.pt "nofile.pt" -- "$DEEPSZ" quantize nofile.pt "${D[@]}" -o y.pt
 run_bad "train --epochs -1" 2 y.pt -- "$DEEPSZ" train "${D[@]}" --epochs -1 -o y.pt
 run_bad "decompress --threads 0" 2 y.pt -- "$DEEPSZ" decompress m.pt --threads 0 -o y.pt
+run_bad "compress --confidence 1.5" 2 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 --confidence 1.5 -o y.dsz
+run_bad "compress --looks 0" 2 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 --looks 0 -o y.dsz
+run_bad "compress on another certification split" 1 y.dsz "--cert 50" -- "$DEEPSZ" compress m.pt "${D[@]}" --cert 60 --max-loss 1 -o y.dsz
+run_bad "compress on another split seed" 1 y.dsz "--split-seed 1" -- "$DEEPSZ" compress m.pt "${D[@]}" --split-seed 2 --max-loss 1 -o y.dsz
+run_bad "eval --cert larger than the training set" 1 "" "certification split" -- "$DEEPSZ" eval m.pt --data data --cert 1000000
+run_bad "run --seed 0" 2 "" -- "$DEEPSZ" run "${D[@]}" --seed 0 --cache rc0
 run_bad "compress --workers 0" 2 y.dsz -- "$DEEPSZ" compress m.pt "${D[@]}" --max-loss 1 --workers 0 -o y.dsz
 
 # ---- output paths -----------------------------------------------------------
@@ -160,10 +166,20 @@ run_bad "decompress a missing file" 1 y.pt -- "$DEEPSZ" decompress nofile.dsz -o
 run_bad "unknown command" 2 "" -- "$DEEPSZ" frobnicate
 # deepsz run end to end on the tiny set: it names the pruned model it chose
 # (scripts/results.sh reads that line).
-run_ok "run on the tiny set" "$DEEPSZ" run "${D[@]}" --max-loss 5 --cache runcache -q
+# (Random images: the budget is wide enough for 50 certification images.)
+run_ok "run on the tiny set" "$DEEPSZ" run "${D[@]}" --max-loss 50 --cache runcache -q
 chosen=$(sed -n 's/^pruned model: //p' out.log)
 [[ -n "$chosen" && -f "$chosen" && "$chosen" == runcache/* ]] || fail "run: no pruned model in the cache named: $(tail -3 out.log)"
 rm -rf runcache
+# --json --seed: two fresh runs give the same object but for their timings.
+run_ok "run --json --seed 1" "$DEEPSZ" run "${D[@]}" --max-loss 50 --cache runa --json --seed 1 -q
+sed 's/"seconds":{[^}]*}//' out.log > run1.json
+run_ok "run --json --seed 1 again" "$DEEPSZ" run "${D[@]}" --max-loss 50 --cache runb --json --seed 1 -q
+sed 's/"seconds":{[^}]*}//; s/runb/runa/g' out.log > run2.json
+cmp -s run1.json run2.json || fail "run --json --seed 1 differs between two runs: $(diff run1.json run2.json | head -c 600)"
+grep -q '"format":"deepsz-run"' run1.json && grep -q '"certified":true' run1.json || fail "run --json: $(head -c 400 run1.json)"
+[[ $(wc -l < run1.json) -eq 1 ]] || fail "run --json printed more than one line on stdout"
+rm -rf runa runb
 cksum m.pt | cmp -s - m.sum || fail "the input model changed"
 
 # ---- interrupts --------------------------------------------------------------

@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "deepsz/error.h"
+#include "deepsz/html_report.h"
 #include "deepsz/model/runtime.h"
+#include "report_files.h"
 
 namespace deepsz::cli {
 
@@ -165,6 +167,37 @@ model::ProgressFn progress_printer(const std::string& label) {
       log_line(buf);
     }
   };
+}
+
+namespace {
+std::string& command_line_store() {
+  static std::string s;
+  return s;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string& s = command_line_store();
+  s.clear();
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i == 0) a = std::filesystem::path(a).filename().string();
+    const bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
+    if (!plain) {
+      std::string q = "'";
+      for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      a = q + "'";
+    }
+    s += (i ? " " : "") + a;
+  }
+}
+
+const std::string& command_line() { return command_line_store(); }
+
+void write_html_report(const std::string& report_json, const std::string& html_path, const std::string& plots_dir) {
+  if (html_path.empty() && plots_dir.empty()) return;
+  const report::RenderedReport page = report::render_report(report_json);
+  cli_common::write_report_files(page, html_path, plots_dir);
 }
 
 }  // namespace deepsz::cli

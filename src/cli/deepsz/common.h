@@ -54,4 +54,12 @@ void log_line(const std::string& line);
 
 std::string percent(double fraction, int decimals = 2);
 
+// The command line as typed (arguments quoted where needed), for reports.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+
+// --report-html PATH and --plots DIR of compress and run: the report as one
+// self-contained page and its figures as SVG files (docs/REPORT.md).
+void write_html_report(const std::string& report_json, const std::string& html_path, const std::string& plots_dir);
+
 }  // namespace deepsz::cli

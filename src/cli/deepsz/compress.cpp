@@ -16,7 +16,7 @@ namespace deepsz::cli {
 namespace {
 struct CompressArgs {
   DataOptions data;
-  std::string model, output, report, assessment;
+  std::string model, output, report, assessment, report_html, plots;
   double max_loss = -1;
   bool fc_only = false, paper = false, json = false, quiet = false;
   std::string codec = "sz";
@@ -24,7 +24,7 @@ struct CompressArgs {
   double holdout = 0.0;
   int loosen = 4;
   double confidence = 0.9;
-  int looks = 8;
+  int looks = 16;
 };
 
 void run_compress(const CompressArgs& a) {
@@ -34,6 +34,7 @@ void run_compress(const CompressArgs& a) {
   model::init_runtime(a.data.threads);
   check_output_path(a.output, {a.model});
   if (!a.report.empty()) check_output_path(a.report, {a.model, a.output});
+  if (!a.report_html.empty()) check_output_path(a.report_html, {a.model, a.output, a.report});
   auto t0 = std::chrono::steady_clock::now();
   model::Model m = model::Model::load(a.model);
   apply_preprocessing(a.data, m);
@@ -55,6 +56,8 @@ void run_compress(const CompressArgs& a) {
   if (!a.quiet && !a.json) o.log = log_line;
   pipeline::CompressReport r = pipeline::compress_model(m, data, o, a.output, a.model);
   r.seconds_load = load_seconds;
+  r.command_line = command_line();
+  write_html_report(pipeline::report_to_json(r, -1), a.report_html, a.plots);
   if (!a.report.empty()) {
     const std::string j = pipeline::report_to_json(r, 2) + "\n";
     write_file_atomically(a.report, reinterpret_cast<const uint8_t*>(j.data()), j.size());
@@ -101,6 +104,8 @@ void add_compress_command(CLI::App& app) {
   cmd->add_option("--assessment", args->assessment, "assessment table: reused when it matches the model, else written");
   cmd->add_option("--report", args->report, "write the report as JSON");
   cmd->add_flag("--json", args->json, "print the report as one JSON object");
+  cmd->add_option("--report-html", args->report_html, "write the report as one self-contained HTML page");
+  cmd->add_option("--plots", args->plots, "write the report's figures as SVG files into this directory");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output .dsz file")->required();
   cmd->callback([args] { run_compress(*args); });

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   // SIGINT/SIGTERM: registered temporaries removed, "deepsz: interrupted",
   // exit 128 + signal (deepsz/interrupt.h).
   deepsz::install_interrupt_handlers("deepsz");
+  deepsz::cli::set_command_line(argc, argv);
   CLI::App app{"deepsz: train, evaluate, prune and inspect neural networks for DeepSZ compression"};
   app.require_subcommand(1);
   deepsz::cli::add_train_command(app);

@@ -34,6 +34,7 @@ struct RunArgs {
   uint64_t seed = 1;            // dense training, the splits and pruning follow it
   double confidence = 0.9;      // of the certification (and of prune's reserve for it)
   bool json = false;
+  std::string report_html, plots;  // report_html empty: <cache>/<stem>.html
 };
 
 std::string default_cache_dir() {
@@ -226,6 +227,13 @@ void run_pipeline(const RunArgs& a) {
   for (const auto& c : candidates) inputs.push_back(&c);
   const pipeline::CompressReport r = pipeline::compress_candidates(inputs, data, co, dsz_path, candidate_paths);
   const size_t chosen = r.chosen_input;
+  {
+    pipeline::CompressReport rr = r;
+    rr.command_line = command_line();
+    const std::string html = a.report_html.empty() ? (dir / (stem + ".html")).string() : a.report_html;
+    write_html_report(pipeline::report_to_json(rr, -1), html, a.plots);
+    std::fprintf(out, "report: %s\n", html.c_str());
+  }
   if (candidates.size() > 1) {
     std::fprintf(out, "\n%-10s %9s %22s\n", "candidate", "density", "pruning drop (selection)");
     for (size_t i = 0; i < candidates.size(); ++i)
@@ -372,6 +380,8 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.5, 0.999));
   cmd->add_flag("--json", args->json, "print one JSON object on stdout (the story goes to stderr)");
+  cmd->add_option("--report-html", args->report_html, "the report page (default: next to the .dsz in the cache)");
+  cmd->add_option("--plots", args->plots, "also write the report's figures as SVG files into this directory");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->callback([args] { run_pipeline(*args); });
 }

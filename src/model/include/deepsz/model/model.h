@@ -62,6 +62,10 @@ inline constexpr const char* test_top1 = "test_top1";
 inline constexpr const char* train_weight_decay = "train.weight_decay";  // of the training that made it
 inline constexpr const char* prune_max_loss = "prune.max_loss";          // budget of the pruning, points
 inline constexpr const char* prune_density = "prune.density";            // or its fixed target density
+// The pruning's steps, ";"-separated "density:drop:reserve:accepted" (the
+// val drop in points against the dense ancestor, the certification reserve
+// it was charged on top, 1 when accepted): the report's trajectory.
+inline constexpr const char* prune_steps = "prune.steps";
 inline constexpr const char* lattice_prefix = "lattice.";  // + tensor name: its values are step * k ("%.9g" of the float step)
 inline constexpr const char* quantize_max_loss = "quantize.max_loss";      // budget of the quantisation, points
 }  // namespace meta

@@ -57,7 +57,9 @@ struct CompressOptions {
   // drop against dense at `confidence` is <= max_loss. No candidate passes:
   // Error(not_certified), nothing written.
   double confidence = 0.9;
-  int max_looks = 8;
+  // Looks cost time only: fixed-sequence testing spends no confidence on
+  // them (optimize.h, certify_in_sequence).
+  int max_looks = 16;
   // false: no look at the certification split even when the data has one,
   // and nothing certified (deepsz run's comparison of pruned candidates,
   // made on the selection split alone before the chosen one is certified).
@@ -78,6 +80,7 @@ struct TensorReport {
   uint64_t value_bytes = 0;
   double assessed_drop = 0.0;  // the table's drop of the chosen candidate
   size_t candidates = 0;       // measured, lossless included
+  std::vector<Candidate> measured;  // the assessment's candidates (lossless first), for the report's curves
 };
 
 struct CompressReport {
@@ -143,6 +146,8 @@ struct CompressReport {
          seconds_evaluate = 0;
   std::vector<TensorReport> tensors;
   std::string guarantee_json;      // guarantee_result_to_json (history), may be empty
+  std::string prune_steps;         // the input's meta::prune_steps, when it records them
+  std::string command_line;        // set by the caller, for the report
 };
 
 // The whole compress step: assess (or reuse --assessment), optimise, write
@@ -156,7 +161,7 @@ CompressReport compress_model(const model::Model& input, const model::Dataset& d
 // the pruned model and denser states of its pruning), under one budget
 // against that ancestor. Each is assessed and optimised on the selection
 // split; certified, every candidate configuration of every model joins one
-// fixed sequence, safest (most bytes) first, so that choosing among the
+// fixed sequence, safest first (denser models, then more bytes), so that choosing among the
 // models costs no extra share of the confidence. Uncertified: the smallest
 // configuration the selection split accepted. report.chosen_input names the
 // model written.
