@@ -351,7 +351,7 @@ struct CertificationLook {
 
 struct CertificationResult {
   bool certified = false;  // some candidate passed
-  size_t chosen = 0;       // the last candidate that passed (valid when certified)
+  size_t chosen = 0;       // the passed candidate of fewest bytes, else the last passed (valid when certified)
   double budget = 0.0;
   double confidence = 0.0;
   size_t candidates = 0;   // offered
@@ -371,14 +371,17 @@ std::vector<size_t> planned_looks(size_t n, size_t max_looks);
 // orders its candidates from the safest to the boldest, using only what the
 // selection split told it; the planned ones are measured in that order, each
 // passes when its upper bound is <= budget, and the first failure ends the
-// looks. The chosen model is the last that passed. Whatever the true drops,
+// looks. The chosen model is the passed one of fewest `bytes` (by
+// candidate; ties and an empty `bytes`: the last passed); any passed one may
+// be chosen, since all of them are covered at once. Whatever the true drops,
 // the probability that any candidate whose true drop exceeds the budget is
 // passed is at most 1 - confidence, because reaching and passing the first
 // such candidate in the sequence is one test at that level: the looks need
 // no Bonferroni share. invalid_argument for budget < 0, confidence outside
 // (0, 1), max_looks 0; exceptions of `measure` propagate.
 CertificationResult certify_in_sequence(size_t candidates, double budget, double confidence, size_t max_looks,
-                                        const MeasureCertification& measure);
+                                        const MeasureCertification& measure,
+                                        const std::vector<uint64_t>& bytes = {});
 
 // The result as JSON (for reports).
 std::string certification_result_to_json(const CertificationResult& result, int indent = 2);

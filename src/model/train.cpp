@@ -926,8 +926,16 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
         log("chosen: step " + std::to_string(it->first + 1) + ", val drop " + fmt(best_stat, 2) +
             " points, smoothed " + fmt(smooth[it->first], 2));
         // Denser accepted states (their smoothed values are no higher).
-        for (auto alt = std::next(it); alt != candidates.rend() && static_cast<int>(alternatives.size()) < o.alternatives; ++alt)
+        size_t back = 0, next_take = 1;
+        for (auto alt = std::next(it); alt != candidates.rend() && static_cast<int>(alternatives.size()) < o.alternatives; ++alt) {
+          if (++back != next_take) continue;
           alternatives.push_back(std::move(alt->second));
+          next_take = o.spread_alternatives ? 2 * next_take : next_take + 1;
+        }
+        // Spread and too few states: the densest accepted one closes the list.
+        if (o.spread_alternatives && static_cast<int>(alternatives.size()) < o.alternatives && back > 0 &&
+            back != next_take / 2)
+          alternatives.push_back(std::move(candidates.front().second));
         break;
       }
       log("step " + std::to_string(it->first + 1) + " rejected: smoothed val drop " + fmt(smooth[it->first], 2) +

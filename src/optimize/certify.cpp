@@ -27,12 +27,14 @@ std::vector<size_t> planned_looks(size_t n, size_t max_looks) {
 }
 
 CertificationResult certify_in_sequence(size_t candidates, double budget, double confidence, size_t max_looks,
-                                        const MeasureCertification& measure) {
+                                        const MeasureCertification& measure, const std::vector<uint64_t>& bytes) {
   if (!(budget >= 0.0 && budget <= 100.0))
     throw Error(ErrorCode::invalid_argument, "certification: the budget must be in [0, 100] points");
   if (!(confidence > 0.0 && confidence < 1.0))
     throw Error(ErrorCode::invalid_argument, "certification: confidence must be in (0, 1)");
   if (max_looks == 0) throw Error(ErrorCode::invalid_argument, "certification: at least one look is needed");
+  if (!bytes.empty() && bytes.size() != candidates)
+    throw Error(ErrorCode::invalid_argument, "certification: one byte count per candidate is needed");
   CertificationResult r;
   r.budget = budget;
   r.confidence = confidence;
@@ -51,14 +53,14 @@ CertificationResult certify_in_sequence(size_t candidates, double budget, double
     look.passed = look.upper_bound <= budget + 1e-9;
     r.looks.push_back(look);
     if (!look.passed) break;
+    if (!r.certified || bytes.empty() || bytes[i] <= bytes[r.chosen]) r.chosen = i;
     r.certified = true;
-    r.chosen = i;
   }
   char buf[640];
   if (r.certified) {
     const CertificationLook* last = nullptr;
     for (const auto& l : r.looks)
-      if (l.passed) last = &l;
+      if (l.passed && l.candidate == r.chosen) last = &l;
     std::snprintf(buf, sizeof buf,
                   "With %.0f%% confidence the chosen model loses at most %.2f points of top-1 against the "
                   "reference (budget %.3g): measured %.2f points on %llu certification images that no decision "

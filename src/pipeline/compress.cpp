@@ -276,7 +276,11 @@ void CompressionJob::optimise() {
     uncertified_choice_ = g.choice;
     // Selection proposes, certification disposes: the rungs are fixed from
     // the selection split alone, before any look at the certification one.
-    if (certify_ && g.success) ladder_ = certification_ladder(table_, g, go.solve, measure_fn);
+    if (certify_ && g.success) {
+      std::vector<double> rms;
+      for (const auto& p : plans_) rms.push_back(p.rms);
+      ladder_ = certification_ladder(table_, g, go.solve, measure_fn, rms);
+    }
   }
   r.seconds_optimise = since(t0);
 }
@@ -285,8 +289,8 @@ void CompressionJob::set_certified(const CertificationResult& cert, size_t rung,
   CompressReport& r = r_;
   const CertificationLook* look = nullptr;
   for (const auto& l : cert.looks)
-    if (l.passed || !look) look = &l;
-  // `look`: the last that passed, the chosen one.
+    if (!look || (l.passed && l.candidate == cert.chosen)) look = &l;
+  // `look`: the chosen one's (or the first, when nothing passed).
   choice_ = ladder_.at(rung).choice;
   cert_passed_ = cert.certified;
   r.estimated_drop_pp = 0.0;
@@ -465,16 +469,23 @@ CompressReport compress_candidates(const std::vector<const model::Model*>& input
   for (size_t i = 1; i < jobs.size(); ++i)
     if (jobs[i]->certification_reference() != jobs[0]->certification_reference())
       throw Error(ErrorCode::invalid_argument, "compress: the candidates record different dense references");
-  // The order: models from the densest (the least pruned, the safest) to
-  // the sparsest, and within a model its configurations from the most bytes
-  // to the fewest. Ordered by bytes alone, a sparser model's lossless file
-  // (more bytes than a denser model's compressed ones) came early: once it
-  // was refused, the denser models' compressed files were never looked at
-  // (LeNet-300-100: 9.5x written where 8.1% pruned and compressed was next).
+  // Within a tier: models from the densest (the least pruned, the safest)
+  // to the sparsest, and within a model from the most bytes to the fewest.
+  // Ordered by bytes alone, a sparser model's lossless file (more bytes than
+  // a denser model's compressed ones) came early: once it was refused, the
+  // denser models' compressed files were never looked at (LeNet-300-100:
+  // 9.5x written where 8.1% pruned and compressed was next).
+  // First every model's small perturbations (tier 0: lossless, one bound
+  // <= 0.08 rms for all tensors), densest model first, then the bolder rungs
+  // (the optimiser's, which carry the selection's winner's curse, and the
+  // larger uniform bounds) in the same model order: a refusal ends the
+  // sequence, so a bold rung of a dense model must not stand before a
+  // sparser model's safe ones.
   struct Offer {
     size_t job, rung;
     uint64_t bytes, nonzeros;
     double selection_vs_dense;
+    int tier;
   };
   std::vector<Offer> offers;
   for (size_t j = 0; j < jobs.size(); ++j) {
@@ -482,9 +493,11 @@ CompressReport compress_candidates(const std::vector<const model::Model*>& input
     for (const auto& p : inputs[j]->parameters()) nonzeros += uint64_t(inputs[j]->nonzeros(p.name));
     for (size_t k = 0; k < jobs[j]->ladder().size(); ++k)
       offers.push_back({j, k, jobs[j]->ladder()[k].bytes, nonzeros,
-                        jobs[j]->report().pruning_loss_pp + jobs[j]->ladder()[k].selection.top1_drop});
+                        jobs[j]->report().pruning_loss_pp + jobs[j]->ladder()[k].selection.top1_drop,
+                        jobs[j]->ladder()[k].tier});
   }
   std::stable_sort(offers.begin(), offers.end(), [](const Offer& a, const Offer& b) {
+    if (a.tier != b.tier) return a.tier < b.tier;
     if (a.nonzeros != b.nonzeros) return a.nonzeros > b.nonzeros;
     if (a.bytes != b.bytes) return a.bytes > b.bytes;
     return a.selection_vs_dense < b.selection_vs_dense;
@@ -494,11 +507,15 @@ CompressReport compress_candidates(const std::vector<const model::Model*>& input
           " model(s), at most " + std::to_string(o.max_looks) + " looks at the " +
           std::to_string(jobs[0]->certification_reference().size()) + " certification images");
   }
-  const CertificationResult cert =
-      certify_in_sequence(offers.size(), o.max_loss, o.confidence, static_cast<size_t>(o.max_looks), [&](size_t i) {
+  std::vector<uint64_t> offer_bytes;
+  for (const Offer& f : offers) offer_bytes.push_back(f.bytes);
+  const CertificationResult cert = certify_in_sequence(
+      offers.size(), o.max_loss, o.confidence, static_cast<size_t>(o.max_looks),
+      [&](size_t i) {
         const Offer& f = offers[i];
         return jobs[f.job]->certification_counts(jobs[f.job]->ladder()[f.rung].choice);
-      });
+      },
+      offer_bytes);
   nlohmann::json detail = nlohmann::json::parse(certification_result_to_json(cert, -1));
   nlohmann::json ladder = nlohmann::json::array();
   for (const Offer& f : offers)

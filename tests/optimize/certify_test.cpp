@@ -121,6 +121,22 @@ TEST(Certify, given_a_refusal_expect_the_last_passed_candidate_and_no_look_after
   EXPECT_NE(r.statement.find("candidate 3 of 5"), std::string::npos) << r.statement;
 }
 
+TEST(Certify, given_byte_counts_expect_the_smallest_passed_candidate_chosen_not_the_last) {
+  // Two models in the sequence: the denser one's compressed file (candidate
+  // 1, 30 KB) is smaller than the sparser one's lossless (candidate 2, 80 KB).
+  const std::vector<CertificationCounts> counts = {{0, 0, 10000}, {20, 15, 10000}, {25, 20, 10000}, {90, 20, 10000}};
+  const std::vector<uint64_t> bytes = {110000, 30000, 80000, 20000};
+  const CertificationResult r =
+      certify_in_sequence(counts.size(), 0.3, 0.9, 8, [&](size_t i) { return counts[i]; }, bytes);
+  ASSERT_TRUE(r.certified);
+  EXPECT_EQ(r.chosen, 1u);
+  ASSERT_EQ(r.looks.size(), 4u);
+  EXPECT_TRUE(r.looks[2].passed);
+  EXPECT_FALSE(r.looks[3].passed);  // the smallest, refused: never chosen
+  EXPECT_NE(r.statement.find("candidate 2 of 4"), std::string::npos) << r.statement;
+  EXPECT_THROW(certify_in_sequence(2, 0.3, 0.9, 8, [&](size_t i) { return counts[i]; }, bytes), Error);
+}
+
 TEST(Certify, given_the_safest_candidate_refused_expect_not_certified) {
   const CertificationResult r =
       certify_in_sequence(4, 0.3, 0.9, 8, [](size_t) { return CertificationCounts{80, 10, 10000}; });

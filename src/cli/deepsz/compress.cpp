@@ -24,7 +24,7 @@ struct CompressArgs {
   double holdout = 0.0;
   int loosen = 4;
   double confidence = 0.9;
-  int looks = 16;
+  int looks = 32;
 };
 
 void run_compress(const CompressArgs& a) {

@@ -30,7 +30,7 @@ struct RunArgs {
   bool fresh = false, quiet = false;
   double max_loss = 0.3;
   double compress_share = 0.1;  // points of max_loss left to compression
-  int alternatives = 2;         // denser accepted pruned states also compressed
+  int alternatives = -1;        // denser accepted pruned states also compressed (-1: 4 spread, 2 with --cert 0)
   uint64_t seed = 1;            // dense training, the splits and pruning follow it
   double confidence = 0.9;      // of the certification (and of prune's reserve for it)
   bool json = false;
@@ -70,7 +70,7 @@ double pruned_density(const model::Model& m) {
   return all > 0 ? kept / all : 1.0;
 }
 
-void run_pipeline(const RunArgs& a) {
+void run_pipeline(RunArgs a) {
   if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
     throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
   if (!(a.compress_share >= 0.0 && a.compress_share <= a.max_loss))
@@ -103,7 +103,9 @@ void run_pipeline(const RunArgs& a) {
   // LeNet-300-100 gained nothing from the first three (runs P-S, U). The
   // recipe is part of the cache name.
   const bool lenet5_recipe = a.arch == "lenet5";
-  const std::string reserve_tag = certified ? "-c" + number_tag(a.confidence) + (a.arch == "lenet5" ? "" : "-kd0.5") : "";
+  if (a.alternatives < 0) a.alternatives = certified ? 4 : 2;
+  const std::string reserve_tag =
+      certified ? "-c" + number_tag(a.confidence) + (a.arch == "lenet5" ? "" : "-kd0.5") + "-sp" : "";
   const std::string pruned_path =
       (dir / (a.arch + seed_tag + split_tag + "-pruned-" + number_tag(a.max_loss) + "-m" + number_tag(a.compress_share) +
               reserve_tag + (lenet5_recipe ? "-kd0.5-e8-fisher-global-aug2" : "") + ".pt"))
@@ -189,6 +191,10 @@ void run_pipeline(const RunArgs& a) {
     // 4.8% of the certification images), and the certification's noise
     // grows with their square root (docs/PIPELINE.md, "Certification").
     if (certified) o.distill = 0.5;
+    // Certified, the alternatives span 1, 2, 4, ... accepted steps back:
+    // the sparsest states read best on the selection images that chose
+    // them and are the likeliest to be refused (docs/PIPELINE.md).
+    o.spread_alternatives = certified;
     if (lenet5_recipe) {
       o.distill = 0.5;
       o.step_epochs = 8;
@@ -366,8 +372,8 @@ void add_run_command(CLI::App& app) {
                   "points of the budget left to compression (pruning gets the rest)")
       ->capture_default_str();
   cmd->add_option("--alternatives", args->alternatives,
-                  "denser accepted pruned states also compressed; the smallest .dsz is kept")
-      ->capture_default_str()
+                  "denser accepted pruned states also compressed (default 4, spread 1, 2, 4, 8 steps back; 2 "
+                  "with --cert 0); the smallest certified .dsz is kept")
       ->check(CLI::Range(0, 10));
   cmd->add_option("--model", args->arch, "lenet300 or lenet5")
       ->check(CLI::IsMember({"lenet300", "lenet5"}))

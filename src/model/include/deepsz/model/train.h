@@ -78,6 +78,10 @@ struct PruneOptions {
   // chosen one (the sparsest first), for a caller that weighs density
   // against the budget left to a later step (deepsz run compresses each).
   int alternatives = 0;
+  // Spread them: the k-th alternative is the state 2^(k-1) accepted steps
+  // denser than the result (1, 2, 4, 8, ...) instead of the k-th next, so a
+  // few of them span from the edge of the budget back to safe densities.
+  bool spread_alternatives = false;
   LogFn log;
   ProgressFn progress;
 };

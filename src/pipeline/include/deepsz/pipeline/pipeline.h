@@ -59,7 +59,7 @@ struct CompressOptions {
   double confidence = 0.9;
   // Looks cost time only: fixed-sequence testing spends no confidence on
   // them (optimize.h, certify_in_sequence).
-  int max_looks = 16;
+  int max_looks = 32;
   // false: no look at the certification split even when the data has one,
   // and nothing certified (deepsz run's comparison of pruned candidates,
   // made on the selection split alone before the chosen one is certified).
