@@ -170,7 +170,20 @@ run_bad "unknown command" 2 "" -- "$DEEPSZ" frobnicate
 run_ok "run on the tiny set" "$DEEPSZ" run "${D[@]}" --max-loss 50 --cache runcache -q
 chosen=$(sed -n 's/^pruned model: //p' out.log)
 [[ -n "$chosen" && -f "$chosen" && "$chosen" == runcache/* ]] || fail "run: no pruned model in the cache named: $(tail -3 out.log)"
-rm -rf runcache
+# The report page, by default next to the .dsz: self-contained, one plot a layer.
+page=$(sed -n 's/^report: //p' out.log)
+if [[ -n "$page" && -s "$page" ]] && grep -q "<svg" "$page" && ! grep -qi -e "<script" -e 'src="http' -e "<link" "$page"; then
+  echo "ok: run wrote its report page $page"
+else fail "run: no self-contained report page (named: '$page')"; fi
+run_ok "compress --report-html --plots" "$DEEPSZ" compress "$chosen" "${D[@]}" --max-loss 50 -o rc.dsz \
+  --report-html rc.html --plots rcplots -q
+[[ -s rc.html ]] && grep -q "<svg" rc.html || fail "compress --report-html: no page"
+nsvg=$(ls rcplots/*.svg 2>/dev/null | wc -l)
+(( nsvg >= 3 )) || fail "compress --plots: $nsvg SVG files in rcplots"
+head -c 200 "$(ls rcplots/*.svg | head -1)" | grep -q "<svg" || fail "compress --plots: not SVG"
+run_bad "compress --report-html into a missing directory" 1 rc2.dsz "no/such" -- "$DEEPSZ" compress "$chosen" "${D[@]}" \
+  --max-loss 50 -o rc2.dsz --report-html no/such/r.html
+rm -rf runcache rc.dsz rc.html rcplots
 # --json --seed: two fresh runs give the same object but for their timings.
 run_ok "run --json --seed 1" "$DEEPSZ" run "${D[@]}" --max-loss 50 --cache runa --json --seed 1 -q
 sed 's/"seconds":{[^}]*}//' out.log > run1.json
