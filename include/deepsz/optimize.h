@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "deepsz/error.h"
 
 namespace deepsz {
@@ -61,6 +63,10 @@ struct Candidate {
 
   uint64_t total_bytes() const { return index_bytes + value_bytes; }
 };
+
+// {bound, index_bytes, value_bytes, top1_drop, correct_to_wrong,
+// wrong_to_correct, images}: the assessment file's and the report's form.
+void to_json(nlohmann::json& j, const Candidate& c);
 
 struct LayerAssessment {
   std::string name;       // unique, non-empty (the tensor name)

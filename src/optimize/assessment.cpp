@@ -91,24 +91,24 @@ Candidate lossless_candidate(uint64_t index_bytes, uint64_t value_bytes, uint64_
   return c;
 }
 
+void to_json(nlohmann::json& j, const Candidate& c) {
+  j = {{"bound", c.abs_error_bound},
+       {"index_bytes", c.index_bytes},
+       {"value_bytes", c.value_bytes},
+       {"top1_drop", c.top1_drop},
+       {"correct_to_wrong", c.correct_to_wrong},
+       {"wrong_to_correct", c.wrong_to_correct},
+       {"images", c.images}};
+}
+
 std::string assessment_to_json(const AssessmentTable& table, int indent) {
   validate_assessment(table);
   json layers = json::array();
   for (const LayerAssessment& layer : table.layers) {
-    json candidates = json::array();
-    for (const Candidate& c : layer.candidates) {
-      candidates.push_back({{"bound", c.abs_error_bound},
-                            {"index_bytes", c.index_bytes},
-                            {"value_bytes", c.value_bytes},
-                            {"top1_drop", c.top1_drop},
-                            {"correct_to_wrong", c.correct_to_wrong},
-                            {"wrong_to_correct", c.wrong_to_correct},
-                            {"images", c.images}});
-    }
     layers.push_back({{"name", layer.name},
                       {"elements", layer.elements},
                       {"density", layer.density},
-                      {"candidates", std::move(candidates)}});
+                      {"candidates", layer.candidates}});
   }
   json doc = {{"format", kAssessmentFormatName},
               {"version", kAssessmentFormatVersion},

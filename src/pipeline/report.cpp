@@ -15,15 +15,7 @@ nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::js
 std::string report_to_json(const CompressReport& r, int indent) {
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& t : r.tensors) {
-    nlohmann::json measured = nlohmann::json::array();
-    for (const Candidate& c : t.measured)
-      measured.push_back({{"bound", c.abs_error_bound},
-                          {"index_bytes", c.index_bytes},
-                          {"value_bytes", c.value_bytes},
-                          {"top1_drop", c.top1_drop},
-                          {"correct_to_wrong", c.correct_to_wrong},
-                          {"wrong_to_correct", c.wrong_to_correct},
-                          {"images", c.images}});
+    const nlohmann::json measured = t.measured;
     layers.push_back({{"name", t.name},
                       {"kind", t.kind},
                       {"shape", t.shape},

@@ -200,4 +200,21 @@ void write_html_report(const std::string& report_json, const std::string& html_p
   cli_common::write_report_files(page, html_path, plots_dir);
 }
 
+ModelAndData open_model_and_data(const std::string& model_path, const DataOptions& o,
+                                 const std::vector<std::string>& outputs) {
+  model::init_runtime(o.threads);
+  check_model_file(model_path);
+  std::vector<std::string> inputs = {model_path};
+  for (const std::string& out : outputs) {
+    if (out.empty()) continue;
+    check_output_path(out, inputs);
+    inputs.push_back(out);
+  }
+  ModelAndData r;
+  r.model = model::Model::load(model_path);
+  apply_preprocessing(o, r.model);
+  r.data = load_data_for(o, &r.model);
+  return r;
+}
+
 }  // namespace deepsz::cli

@@ -41,6 +41,16 @@ model::Dataset load_data_for(const DataOptions& o, const model::Model* m);
 // Applies --mean/--std when given (overriding what the model recorded).
 void apply_preprocessing(const DataOptions& o, model::Model& m);
 
+// The set-up every command on a model shares: the runtime's threads, the
+// output checked against the inputs (when given), the model loaded with
+// --mean/--std applied, and the data of its recorded split.
+struct ModelAndData {
+  model::Model model;
+  model::Dataset data;
+};
+ModelAndData open_model_and_data(const std::string& model_path, const DataOptions& o,
+                                 const std::vector<std::string>& outputs = {});
+
 // Throws one clear line for a model path that cannot be a model file:
 // missing, a directory, empty, or a .dsz container (decompress it first).
 void check_model_file(const std::string& path);
@@ -53,6 +63,14 @@ model::ProgressFn progress_printer(const std::string& label);
 void log_line(const std::string& line);
 
 std::string percent(double fraction, int decimals = 2);
+
+// The log and the retraining progress of prune/quantize/run, unless quiet.
+template <class Options>
+void attach_retraining_log(Options& o, bool quiet) {
+  if (quiet) return;
+  o.log = log_line;
+  o.progress = progress_printer("retrain");
+}
 
 // The command line as typed (arguments quoted where needed), for reports.
 void set_command_line(int argc, char** argv);

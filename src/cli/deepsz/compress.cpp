@@ -31,14 +31,8 @@ void run_compress(const CompressArgs& a) {
   if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
     throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
   if (a.paper && a.codec == "zfp") throw Error(ErrorCode::invalid_argument, "--paper and --codec zfp exclude each other");
-  model::init_runtime(a.data.threads);
-  check_output_path(a.output, {a.model});
-  if (!a.report.empty()) check_output_path(a.report, {a.model, a.output});
-  if (!a.report_html.empty()) check_output_path(a.report_html, {a.model, a.output, a.report});
   auto t0 = std::chrono::steady_clock::now();
-  model::Model m = model::Model::load(a.model);
-  apply_preprocessing(a.data, m);
-  model::Dataset data = load_data_for(a.data, &m);
+  auto [m, data] = open_model_and_data(a.model, a.data, {a.output, a.report, a.report_html});
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   pipeline::CompressOptions o;

@@ -15,11 +15,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  model::init_runtime(a.data.threads);
-  check_model_file(a.model);
-  model::Model m = model::Model::load(a.model);
-  apply_preprocessing(a.data, m);
-  model::Dataset data = load_data_for(a.data, &m);
+  auto [m, data] = open_model_and_data(a.model, a.data);
   model::Split split = model::parse_split(a.split);
   model::Evaluator ev(m, data);
   model::Evaluation r = ev.evaluate(split);

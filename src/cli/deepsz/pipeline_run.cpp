@@ -202,10 +202,7 @@ void run_pipeline(RunArgs a) {
       o.allocation = "global";
       o.augment_shift = 2;
     }
-    if (!a.quiet) {
-      o.log = log_line;
-      o.progress = progress_printer("retrain");
-    }
+    attach_retraining_log(o, a.quiet);
     model::PruneReport pr;
     candidates.push_back(model::prune(dense, data, o, &pr));
     candidates.back().save(pruned_path);

@@ -18,20 +18,13 @@ struct PruneArgs {
 };
 
 void run_prune(const PruneArgs& a) {
-  model::init_runtime(a.data.threads);
   if ((a.prune.density > 0) == (a.prune.max_loss >= 0)) throw Error(ErrorCode::invalid_argument, "give exactly one of --density or --max-loss");
   if (a.prune.density > 1) throw Error(ErrorCode::invalid_argument, "--density must be in (0, 1]");
-  check_output_path(a.output, {a.model});
-  model::Model m = model::Model::load(a.model);
-  apply_preprocessing(a.data, m);
-  model::Dataset data = load_data_for(a.data, &m);
+  auto [m, data] = open_model_and_data(a.model, a.data, {a.output});
   model::PruneOptions o = a.prune;
   o.activation_scores = a.score != "magnitude";
   o.gradient_scores = a.score == "fisher";
-  if (!a.quiet) {
-    o.log = log_line;
-    o.progress = progress_printer("retrain");
-  }
+  attach_retraining_log(o, a.quiet);
   model::PruneReport r;
   model::Model pruned = model::prune(m, data, o, &r);
   pruned.save(a.output);

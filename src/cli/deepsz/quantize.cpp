@@ -17,16 +17,9 @@ struct QuantizeArgs {
 };
 
 void run_quantize(const QuantizeArgs& a) {
-  model::init_runtime(a.data.threads);
-  check_output_path(a.output, {a.model});
-  model::Model m = model::Model::load(a.model);
-  apply_preprocessing(a.data, m);
-  model::Dataset data = load_data_for(a.data, &m);
+  auto [m, data] = open_model_and_data(a.model, a.data, {a.output});
   model::QuantizeOptions o = a.quantize;
-  if (!a.quiet) {
-    o.log = log_line;
-    o.progress = progress_printer("retrain");
-  }
+  attach_retraining_log(o, a.quiet);
   model::QuantizeReport r;
   model::Model q = model::quantize(m, data, o, &r);
   q.save(a.output);
