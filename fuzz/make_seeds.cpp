@@ -179,6 +179,37 @@ int main(int argc, char** argv) {
         write_seed(out / "fuzz_idx", "seed_" + std::to_string(n) + "_" + std::to_string(side), seed);
       }
     }
+    // fuzz_npy: the same framing around two .npy files (numpy.save's header).
+    auto npy = [](const std::string& descr, const std::string& shape, const std::vector<uint8_t>& body, bool fortran) {
+      std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                         ", 'shape': " + shape + ", }";
+      while ((10 + dict.size() + 1) % 64) dict += ' ';
+      dict += '\n';
+      std::vector<uint8_t> v = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(dict.size()), uint8_t(dict.size() >> 8)};
+      v.insert(v.end(), dict.begin(), dict.end());
+      v.insert(v.end(), body.begin(), body.end());
+      return v;
+    };
+    int k_npy = 0;
+    for (const char* descr : {"|u1", "<f4", ">i2"}) {
+      for (bool fortran : {false, true}) {
+        const uint32_t n = 3, side = 4;
+        const size_t item = descr[2] == '1' ? 1 : descr[2] == '4' ? 4 : 2;
+        std::vector<uint8_t> body(n * side * side * item, 0), labels = {0, 1, 2};
+        if (item == 4)
+          for (size_t i = 0; i < n * side * side; ++i) {
+            const float f = float(i % 256) / 255.0f;
+            std::memcpy(&body[i * 4], &f, 4);
+          }
+        else
+          for (size_t i = 0; i < body.size(); i += item) body[i + item - 1] = uint8_t(i * 7);
+        const auto x = npy(descr, "(3, 4, 4)", body, fortran), y = npy("|u1", "(3,)", labels, false);
+        std::vector<uint8_t> seed = {uint8_t(x.size()), uint8_t(x.size() >> 8)};
+        seed.insert(seed.end(), x.begin(), x.end());
+        seed.insert(seed.end(), y.begin(), y.end());
+        write_seed(out / "fuzz_npy", "seed_" + std::to_string(k_npy++), seed);
+      }
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "fuzz_make_seeds: %s\n", e.what());
     return 1;

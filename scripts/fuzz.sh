@@ -11,8 +11,8 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-fuzz}"
 JOBS="${JOBS:-2}"
 SECONDS_EACH="${1:-20}"
 shift || true
-TARGETS=(fuzz_container fuzz_float_stream fuzz_index_stream fuzz_idx fuzz_float_round_trip fuzz_index_round_trip
-  fuzz_report)
+TARGETS=(fuzz_container fuzz_float_stream fuzz_index_stream fuzz_idx fuzz_npy fuzz_float_round_trip
+  fuzz_index_round_trip fuzz_report)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); fi
 [[ "$SECONDS_EACH" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 

@@ -153,6 +153,27 @@ ImageSet read_idx_sources(ByteSource& images, ByteSource& labels) {
   return set;
 }
 
+// The names under which a directory may hold its four .npy arrays.
+struct NpyLayout {
+  const char* train_images;
+  const char* train_labels;
+  const char* test_images;
+  const char* test_labels;
+};
+constexpr NpyLayout kNpyLayouts[] = {
+    {"train-images.npy", "train-labels.npy", "test-images.npy", "test-labels.npy"},
+    {"x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"},
+};
+
+// The .npy layout whose training images the directory holds (then all four
+// files must be there: a missing one is named when it is read), or null.
+const NpyLayout* npy_layout_in(const std::string& dir) {
+  std::error_code ec;
+  for (const NpyLayout& l : kNpyLayouts)
+    if (std::filesystem::exists(std::filesystem::path(dir) / l.train_images, ec)) return &l;
+  return nullptr;
+}
+
 std::string find_file(const std::string& dir, const std::string& name) {
   namespace fs = std::filesystem;
   for (const std::string& candidate : {name, name + ".gz"}) {
@@ -160,7 +181,9 @@ std::string find_file(const std::string& dir, const std::string& name) {
     std::error_code ec;
     if (fs::is_regular_file(p, ec)) return p.string();
   }
-  throw Error(ErrorCode::io_error, "missing data file " + (fs::path(dir) / name).string() + "[.gz]");
+  throw Error(ErrorCode::io_error, "missing data file " + (fs::path(dir) / name).string() +
+                                       "[.gz] (a data directory holds MNIST IDX files or train-images.npy, "
+                                       "train-labels.npy, test-images.npy, test-labels.npy)");
 }
 
 uint64_t splitmix64(uint64_t& state) {
@@ -324,11 +347,18 @@ Dataset load_dataset(const std::string& directory, const SplitSpec& spec) {
   std::error_code ec;
   if (!std::filesystem::is_directory(directory, ec))
     throw Error(ErrorCode::io_error, "data directory " + directory + " does not exist");
-  ImageSet train = read_idx_pair(find_file(directory, "train-images-idx3-ubyte"),
-                                 find_file(directory, "train-labels-idx1-ubyte"));
-  data.test = read_idx_pair(find_file(directory, "t10k-images-idx3-ubyte"),
-                            find_file(directory, "t10k-labels-idx1-ubyte"));
-  if (train.rows != data.test.rows || train.cols != data.test.cols)
+  ImageSet train;
+  if (const NpyLayout* npy = npy_layout_in(directory)) {
+    const std::filesystem::path d(directory);
+    train = read_npy_pair((d / npy->train_images).string(), (d / npy->train_labels).string());
+    data.test = read_npy_pair((d / npy->test_images).string(), (d / npy->test_labels).string());
+  } else {
+    train = read_idx_pair(find_file(directory, "train-images-idx3-ubyte"),
+                          find_file(directory, "train-labels-idx1-ubyte"));
+    data.test = read_idx_pair(find_file(directory, "t10k-images-idx3-ubyte"),
+                              find_file(directory, "t10k-labels-idx1-ubyte"));
+  }
+  if (train.rows != data.test.rows || train.cols != data.test.cols || train.channels != data.test.channels)
     throw Error(ErrorCode::corruption_detected, directory + ": training and test images differ in size");
   const int64_t n = train.size();
   const int64_t val_images = spec.selection >= 0 ? spec.selection : std::min(kDefaultValidationImages, n / 12);

@@ -104,6 +104,33 @@ variant bigimg; write_idx bigimg train 300 32; write_idx bigimg t10k 100 32
 run_bad "eval: 32x32 images for a 28x28 model" 1 "" "expects" -- "$DEEPSZ" eval m.pt --data bigimg --val 50
 variant labels; write_idx labels t10k 100 28 200
 run_bad "eval: labels beyond the model's classes" 1 "" "classes" -- "$DEEPSZ" eval m.pt --data labels --val 50
+# The same images as NumPy arrays (docs/MODEL.md, "Data"): the IDX payload
+# after its header, under a .npy header; eval must read the same top-1.
+# npy DESCR SHAPE: the header numpy.save writes (version 1.0, padded to 64).
+npy() {
+  local dict="{'descr': '$1', 'fortran_order': False, 'shape': $2, }"
+  while (( (10 + ${#dict} + 1) % 64 )); do dict+=" "; done
+  printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#dict} + 1) & 255 )))\\x$(printf %02x $(( (${#dict} + 1) >> 8 )))"
+  printf '%s\n' "$dict"
+}
+mkdir npydata
+for split in train:train:300 t10k:test:100; do
+  IFS=: read -r from to n <<< "$split"
+  { npy '|u1' "($n, 28, 28)"; tail -c +17 "data/$from-images-idx3-ubyte"; } > "npydata/$to-images.npy"
+  { npy '|u1' "($n,)"; tail -c +9 "data/$from-labels-idx1-ubyte"; } > "npydata/$to-labels.npy"
+done
+"$DEEPSZ" eval m.pt "${D[@]}" --split test > idx.out 2>/dev/null
+run_ok "eval on .npy data" "$DEEPSZ" eval m.pt --data npydata --val 50 --threads 1 --split test
+if grep -q "top-1" out.log && diff <(sed 's/, [0-9]* images\/s//' idx.out) <(sed 's/, [0-9]* images\/s//' out.log) > /dev/null; then
+  ok "eval on .npy data reads what eval on the same IDX data reads"
+else
+  fail "eval on .npy data differs from IDX: $(diff idx.out out.log | head -4 | tr '\n' ' ')"
+fi
+rm -rf npyfloat; cp -r npydata npyfloat
+{ npy '<f4' "(100, 28, 28)"; head -c $((100 * 784 * 4)) /dev/urandom; } > npyfloat/test-images.npy
+run_bad "eval: .npy float images that are not k/255" 1 "" "k/255" -- "$DEEPSZ" eval m.pt --data npyfloat --val 50
+rm -rf npyshort; cp -r npydata npyshort; head -c 5000 npydata/train-images.npy > npyshort/train-images.npy
+run_bad "eval: truncated .npy images" 1 "" "truncated" -- "$DEEPSZ" eval m.pt --data npyshort --val 50
 
 fi
 

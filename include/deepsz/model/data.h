@@ -1,10 +1,14 @@
-// deepsz/model/data.h: MNIST-format (IDX) image sets, torch-free.
+// deepsz/model/data.h: image sets from MNIST-format (IDX) or NumPy (.npy)
+// files, torch-free.
 //
-// A data directory holds the four files of the MNIST layout, gzipped or not:
-// train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
-// t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]. Image size and the
-// number of classes come from the files. Pixels stay uint8 here; a model's
-// Preprocessing turns them into floats (see preprocess()).
+// A data directory holds either the four files of the MNIST layout, gzipped
+// or not: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+// t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; or four .npy
+// arrays, named train-images.npy, train-labels.npy, test-images.npy,
+// test-labels.npy (or x_train.npy, y_train.npy, x_test.npy, y_test.npy).
+// Image size, channels and the number of classes come from the files.
+// Pixels stay uint8 here; a model's Preprocessing turns them into floats
+// (see preprocess()).
 #pragma once
 
 #include <cstdint>
@@ -99,7 +103,21 @@ ImageSet read_idx_pair(const std::string& images_path, const std::string& labels
 // The same on two files' bytes in memory (not gzipped): the fuzzers' entry.
 ImageSet parse_idx_pair(const uint8_t* images, size_t images_size, const uint8_t* labels, size_t labels_size);
 
-// Reads a directory in the MNIST layout and carves the selection and
+// Reads a pair of .npy arrays: images of shape (N, H, W), (N, C, H, W) or
+// (N, H, W, C) (channels last when the last axis is at most 4 and the
+// second is more), of any integer dtype holding 0..255 or of floats holding
+// k/255 in [0, 1]; labels of shape (N,) or (N, 1), integers 0..255. C or
+// Fortran order, either byte order. Anything else is refused with an Error
+// naming the file: not .npy (foreign_format), short (truncated), bytes after
+// the data or a malformed header (corruption_detected), a dtype it cannot
+// hold (unsupported_version), values or shapes outside the above
+// (invalid_argument).
+ImageSet read_npy_pair(const std::string& images_path, const std::string& labels_path);
+// The same on the two files' bytes in memory (the fuzzers' and tests' entry).
+ImageSet parse_npy_pair(const uint8_t* images, size_t images_size, const uint8_t* labels, size_t labels_size,
+                        const std::string& images_name = "images", const std::string& labels_name = "labels");
+
+// Reads a data directory (IDX or .npy, see the top of this file) and carves the selection and
 // certification splits out of the training set: the first `selection`
 // entries of a pseudo-random permutation, then the next `certification`
 // ones. The permutation follows spec.seed (seed 1: kValidationSeed), so the

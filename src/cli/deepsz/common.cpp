@@ -17,7 +17,7 @@
 namespace deepsz::cli {
 
 void add_data_options(CLI::App* cmd, DataOptions& o) {
-  cmd->add_option("--data", o.dir, "directory of MNIST-format IDX files (gzipped or not)")->capture_default_str();
+  cmd->add_option("--data", o.dir, "data directory: MNIST-format IDX files (gzipped or not) or train-/test-images.npy and -labels.npy")->capture_default_str();
   cmd->add_option("--val", o.val,
                   "selection (validation) images carved from the training files: every decision is made on them "
                   "(default: the model's split, else 5000)")
