@@ -194,6 +194,12 @@ void set_command_line(int argc, char** argv) {
 
 const std::string& command_line() { return command_line_store(); }
 
+void add_model_output_flags(CLI::App* cmd, std::string& output, bool& json, bool& quiet) {
+  cmd->add_flag("--json", json, "print the report as one JSON object");
+  cmd->add_flag("-q,--quiet", quiet, "no progress output");
+  cmd->add_option("-o,--output", output, "output model file")->required();
+}
+
 void write_html_report(const std::string& report_json, const std::string& html_path, const std::string& plots_dir) {
   if (html_path.empty() && plots_dir.empty()) return;
   const report::RenderedReport page = report::render_report(report_json);

@@ -72,6 +72,32 @@ void attach_retraining_log(Options& o, bool quiet) {
   o.progress = progress_printer("retrain");
 }
 
+// The retraining options prune and quantize share (their Options types have
+// the same field names), with one help text and one range each.
+template <class Options>
+void add_retraining_options(CLI::App* cmd, Options& o) {
+  cmd->add_option("--seed", o.seed, "seed of the retraining shuffles")->capture_default_str();
+  cmd->add_option("--lr", o.learning_rate, "retraining learning rate (Adam, cosine decay)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--margin", o.margin, "validation safety margin in points (--max-loss)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--distill", o.distill, "weight in [0, 1] of distillation from the input model while retraining (0: off)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--temperature", o.temperature, "temperature of the distillation targets")
+      ->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  cmd->add_option("--confidence", o.certify_confidence,
+                  "with a certification split: every reading carries the reserve a certification at this "
+                  "confidence will charge for its noise (0: none)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--augment", o.augment_shift, "retrain on training images shifted by up to this many pixels (0: off)")
+      ->capture_default_str()->check(CLI::Range(0, 8));
+}
+
+// --json, -q and the required -o of the commands that write a model file.
+void add_model_output_flags(CLI::App* cmd, std::string& output, bool& json, bool& quiet);
+
 // The command line as typed (arguments quoted where needed), for reports.
 void set_command_line(int argc, char** argv);
 const std::string& command_line();

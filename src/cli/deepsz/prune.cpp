@@ -72,26 +72,14 @@ void add_prune_command(CLI::App& app) {
   d->excludes(l);
   cmd->add_option("--layers", args->prune.layers, "comma-separated tensors or layers to prune (default: all fc)")->delimiter(',');
   cmd->add_flag("--conv", args->prune.conv, "prune convolution weights too");
-  cmd->add_option("--seed", args->prune.seed, "seed of the retraining shuffles")->capture_default_str();
   cmd->add_option("--step-epochs", args->prune.step_epochs, "retraining epochs after each step")->capture_default_str()->check(CLI::Range(0, 1000));
   cmd->add_option("--final-epochs", args->prune.final_epochs, "fine-tuning epochs of the chosen model")->capture_default_str()->check(CLI::Range(0, 1000));
-  cmd->add_option("--lr", args->prune.learning_rate, "retraining learning rate (Adam, cosine decay)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--weight-decay", args->prune.weight_decay, "AdamW decoupled weight decay while retraining (0: Adam)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--allocation", args->prune.allocation, "per-tensor densities: erk, global (one score threshold) or sensitivity (scan)")
       ->check(CLI::IsMember({"erk", "global", "sensitivity"}))
       ->capture_default_str();
   cmd->add_option("--score", args->score, "pruning score: activation (|w| x input rms), fisher (x output gradient rms too) or magnitude (|w|)")
       ->check(CLI::IsMember({"activation", "fisher", "magnitude"}))
       ->capture_default_str();
-  cmd->add_option("--confidence", args->prune.certify_confidence,
-                  "with a certification split: every step reading carries the reserve a certification at this "
-                  "confidence will charge for its noise (0: none)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.999));
-  cmd->add_option("--margin", args->prune.margin, "validation safety margin in points (--max-loss)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--step-factor", args->prune.step_factor, "density ratio between successive steps")
       ->capture_default_str()
       ->check(CLI::Range(0.3, 0.95));
@@ -105,17 +93,8 @@ void add_prune_command(CLI::App& app) {
                   "also prune whole hidden units of the fc layers, down to this fraction of each hidden layer (1: off)")
       ->capture_default_str()
       ->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
-  cmd->add_option("--distill", args->prune.distill, "weight in [0, 1] of distillation from the input model while retraining (0: off)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--temperature", args->prune.temperature, "temperature of the distillation targets")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 100.0));
-  cmd->add_option("--augment", args->prune.augment_shift, "retrain on training images shifted by up to this many pixels (0: off)")
-      ->capture_default_str()->check(CLI::Range(0, 8));
-  cmd->add_flag("--json", args->json, "print the report as one JSON object");
-  cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
-  cmd->add_option("-o,--output", args->output, "output model file")->required();
+  add_retraining_options(cmd, args->prune);
+  add_model_output_flags(cmd, args->output, args->json, args->quiet);
   cmd->callback([args] { run_prune(*args); });
 }
 

@@ -59,22 +59,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--growth", q.growth, "step ratio between successive levels")->capture_default_str()->check(CLI::Range(1.01, 4.0));
   cmd->add_option("--levels", q.max_levels, "most levels tried")->capture_default_str()->check(CLI::Range(1, 100));
   cmd->add_option("--epochs", q.epochs, "retraining epochs at each level")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--lr", q.learning_rate, "retraining learning rate (Adam, cosine decay)")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--weight-decay", q.weight_decay, "AdamW decoupled weight decay (0: Adam)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--margin", q.margin, "validation safety margin in points")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--distill", q.distill, "weight in [0, 1] of distillation from the input model (0: off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--temperature", q.temperature, "temperature of the distillation targets")->capture_default_str()->check(CLI::Range(0.1, 100.0));
-  cmd->add_option("--confidence", q.certify_confidence,
-                  "with a certification split: readings carry the reserve a certification at this confidence "
-                  "will charge (0: none)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.999));
-  cmd->add_option("--seed", q.seed, "seed of the retraining shuffles")->capture_default_str();
-  cmd->add_option("--augment", q.augment_shift, "retrain on training images shifted by up to this many pixels (0: off)")
-      ->capture_default_str()->check(CLI::Range(0, 8));
-  cmd->add_flag("--json", args->json, "print the report as one JSON object");
-  cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
-  cmd->add_option("-o,--output", args->output, "output model file")->required();
+  add_retraining_options(cmd, q);
+  add_model_output_flags(cmd, args->output, args->json, args->quiet);
   cmd->callback([args] { run_quantize(*args); });
 }
 
