@@ -242,7 +242,7 @@ def _ladder(table, job, ref, budget, loosen):
     return out, guarantee
 
 
-def _plans(sd, prune):
+def _plans(sd):
     np = _arrays._numpy()
     plans, extras = [], {}
     for name, value in sd.items():
@@ -298,7 +298,7 @@ def compress(model_or_state_dict, evaluate, max_loss=0.3, out="model.dsz", *, pr
     bar = Progress(progress)
     try:
         sd = _state.state_dict_of(model_or_state_dict)
-        plans, extras = _plans(sd, prune)
+        plans, extras = _plans(sd)
         if not plans:
             raise _arrays._error("the state dict holds no float32 tensor to compress")
         ev = _Evaluator(evaluate, sd)
@@ -341,7 +341,7 @@ def compress(model_or_state_dict, evaluate, max_loss=0.3, out="model.dsz", *, pr
         _deepsz.write_file(out, entries, meta)
     finally:
         bar.finish()
-    original = sum(p.values.size * 4 for p in plans) + sum(len(r["data"]) * 3 // 4 for r in extras.values())
+    original = sum(p.values.size * 4 for p in plans) + sum(len(r["data"]) * 3 // 4 - r["data"].count("=") for r in extras.values())
     size = os.path.getsize(out)
     return CompressResult(
         path=out, file_bytes=size, original_bytes=original, ratio=original / size if size else math.inf,
