@@ -31,6 +31,7 @@ declare -A ALLOWED=(
   [report]="base"
   [model]="format codec optimize base"
   [pipeline]="model format codec optimize report base"
+  [python]="format codec optimize base"
   [cli]="pipeline model format codec optimize report base"
 )
 

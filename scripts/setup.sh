@@ -9,7 +9,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libzstd-dev libxxhash-dev libzfp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
   libopenblas0-pthread dataset-fashion-mnist clang libclang-rt-14-dev zstd
-  zlib1g-dev chromium fonts-dejavu-core jq)
+  zlib1g-dev chromium fonts-dejavu-core jq
+  python3-dev pybind11-dev python3-numpy python3-pytest)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,3 +24,19 @@ fi
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j2
+
+# `import deepsz` for Debian's /usr/bin/python3 (the one with python3-numpy and
+# python3-torch; a pyenv or virtualenv python3 has its own site directory): a
+# .pth in its site directory puts this build's package first on sys.path. The
+# last build set up wins; DEEPSZ_NO_PTH=1 leaves the site directory alone.
+if [[ -f "$BUILD_DIR/python/deepsz/__init__.py" && -x /usr/bin/python3 && "${DEEPSZ_NO_PTH:-0}" != 1 ]]; then
+  SITE="$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')"
+  PKG="$(cd "$BUILD_DIR/python" && pwd)"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  # An import line, not a bare path: a path is appended after the site
+  # directories, where an older copy of the package would shadow this one.
+  $SUDO mkdir -p "$SITE"
+  printf 'import sys; sys.path.insert(0, %s)\n' "'$PKG'" | $SUDO tee "$SITE/deepsz.pth" >/dev/null
+  /usr/bin/python3 -c "import deepsz" || { echo "setup: /usr/bin/python3 cannot import deepsz" >&2; exit 1; }
+  echo "setup: /usr/bin/python3 imports deepsz from $PKG" >&2
+fi

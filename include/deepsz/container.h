@@ -114,6 +114,10 @@ TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& 
 constexpr uint64_t kDefaultMaxDecodedBytes = uint64_t(16) << 30;  // 16 GiB
 std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads = 1,
                                  uint64_t max_output_bytes = kDefaultMaxDecodedBytes);
+// Decodes into caller memory of exactly element_count() floats (a NumPy
+// array's buffer, say): the caller's allocation is its memory limit. On a
+// failure the buffer holds unspecified values.
+void decode_tensor_into(const TensorEntry& entry, float* out, size_t count, unsigned threads = 1);
 
 // ---- ZFP (fixed-accuracy, 1-D), the peer codec ---------------------------
 std::vector<uint8_t> zfp_compress_floats(const float* data, size_t count, double tolerance);

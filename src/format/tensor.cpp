@@ -2,6 +2,7 @@
 // codecs (codec.h, sparse_index.h, zfp, zstd).
 #include <zstd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -184,7 +185,6 @@ TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& 
 
 std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads,
                                  uint64_t max_output_bytes) {
-  if (threads == 0) threads = 1;
   validate_tensor_entry(entry);
   const uint64_t n = entry.element_count();
   if (max_output_bytes != 0 && n > max_output_bytes / 4)
@@ -195,42 +195,52 @@ std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads,
   if (n > std::numeric_limits<size_t>::max() / 8)
     fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
   try {
-    if (n == 0) return {};
-    if (!entry.sparse) {
-      check_value_count(entry, n);
-      std::vector<float> out(static_cast<size_t>(n));
-      decode_values(entry, out.data(), out.size(), threads);
-      return out;
-    }
-    uint64_t rows, cols;
-    matrix_view(entry.shape, rows, cols);
-    const uint8_t* is = entry.index_stream.data();
-    const size_t in = entry.index_stream.size();
-    const uint64_t kept = sparse_index_count(is, in);
-    if (kept > n)
-      fail(ErrorCode::corruption_detected,
-           "tensor '" + entry.name + "': index declares more positions than elements");
-    check_value_count(entry, kept);
-    const std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
-    if (positions.size() != kept)
-      fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
-    std::vector<float> values(positions.size());
-    decode_values(entry, values.data(), values.size(), threads);
-    std::vector<float> out(size_t(n), 0.0f);
-    uint64_t next = 0;  // positions must be strictly increasing and in range
-    for (size_t i = 0; i < positions.size(); ++i) {
-      const uint64_t p = positions[i];
-      if (p < next || p >= n)
-        fail(ErrorCode::corruption_detected,
-             "tensor '" + entry.name + "': index position out of order or range");
-      out[size_t(p)] = values[i];
-      next = p + 1;
-    }
+    std::vector<float> out(static_cast<size_t>(n));
+    decode_tensor_into(entry, out.data(), out.size(), threads);
     return out;
   } catch (const std::bad_alloc&) {
     fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
   } catch (const std::length_error&) {
     fail(ErrorCode::too_large, "tensor '" + entry.name + "' does not fit in memory");
+  }
+}
+
+void decode_tensor_into(const TensorEntry& entry, float* out, size_t count, unsigned threads) {
+  if (threads == 0) threads = 1;
+  validate_tensor_entry(entry);
+  const uint64_t n = entry.element_count();
+  if (n != count)
+    fail(ErrorCode::invalid_argument, "tensor '" + entry.name + "' has " + std::to_string(n) +
+                                          " elements, the output buffer " + std::to_string(count));
+  if (n == 0) return;
+  if (!entry.sparse) {
+    check_value_count(entry, n);
+    decode_values(entry, out, count, threads);
+    return;
+  }
+  uint64_t rows, cols;
+  matrix_view(entry.shape, rows, cols);
+  const uint8_t* is = entry.index_stream.data();
+  const size_t in = entry.index_stream.size();
+  const uint64_t kept = sparse_index_count(is, in);
+  if (kept > n)
+    fail(ErrorCode::corruption_detected,
+         "tensor '" + entry.name + "': index declares more positions than elements");
+  check_value_count(entry, kept);
+  const std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
+  if (positions.size() != kept)
+    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
+  std::vector<float> values(positions.size());
+  decode_values(entry, values.data(), values.size(), threads);
+  std::fill(out, out + count, 0.0f);
+  uint64_t next = 0;  // positions must be strictly increasing and in range
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const uint64_t p = positions[i];
+    if (p < next || p >= n)
+      fail(ErrorCode::corruption_detected,
+           "tensor '" + entry.name + "': index position out of order or range");
+    out[size_t(p)] = values[i];
+    next = p + 1;
   }
 }
 
