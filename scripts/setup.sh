@@ -27,8 +27,11 @@ cmake --build "$BUILD_DIR" -j2
 
 # `import deepsz` for Debian's /usr/bin/python3 (the one with python3-numpy and
 # python3-torch; a pyenv or virtualenv python3 has its own site directory): a
-# .pth in its site directory puts this build's package first on sys.path. The
-# last build set up wins; DEEPSZ_NO_PTH=1 leaves the site directory alone.
+# .pth in its site directory puts this build's package on sys.path before the
+# site directories (where an older installed copy would shadow it) but after
+# PYTHONPATH, so that a test run with PYTHONPATH=<its build>/python tests that
+# build. The last build set up wins; DEEPSZ_NO_PTH=1 leaves the site directory
+# alone.
 if [[ -f "$BUILD_DIR/python/deepsz/__init__.py" && -x /usr/bin/python3 && "${DEEPSZ_NO_PTH:-0}" != 1 ]]; then
   SITE="$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')"
   PKG="$(cd "$BUILD_DIR/python" && pwd)"
@@ -36,7 +39,14 @@ if [[ -f "$BUILD_DIR/python/deepsz/__init__.py" && -x /usr/bin/python3 && "${DEE
   # An import line, not a bare path: a path is appended after the site
   # directories, where an older copy of the package would shadow this one.
   $SUDO mkdir -p "$SITE"
-  printf 'import sys; sys.path.insert(0, %s)\n' "'$PKG'" | $SUDO tee "$SITE/deepsz.pth" >/dev/null
-  /usr/bin/python3 -c "import deepsz" || { echo "setup: /usr/bin/python3 cannot import deepsz" >&2; exit 1; }
+  # (No comprehension: site runs the line with separate locals, which a
+  # comprehension's scope cannot see.)
+  printf 'import sys, site; d = [*filter(sys.path.__contains__, site.getsitepackages())]; sys.path.insert(min(map(sys.path.index, d)) if d else len(sys.path), %s)\n' \
+    "'$PKG'" | $SUDO tee "$SITE/deepsz.pth" >/dev/null
+  # This build's package, with no complaint of site about the .pth line.
+  if ! err=$(/usr/bin/python3 -c "import deepsz, sys; sys.exit(deepsz.__file__ != '$PKG/deepsz/__init__.py')" 2>&1) ||
+     [[ -n "$err" ]]; then
+    echo "setup: /usr/bin/python3 does not import deepsz from $PKG${err:+: $err}" >&2; exit 1
+  fi
   echo "setup: /usr/bin/python3 imports deepsz from $PKG" >&2
 fi
