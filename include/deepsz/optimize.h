@@ -389,6 +389,30 @@ CertificationResult certify_in_sequence(size_t candidates, double budget, double
                                         const MeasureCertification& measure,
                                         const std::vector<uint64_t>& bytes = {});
 
+// A finished configuration offered to the certification.
+struct Rung {
+  std::vector<size_t> choice;
+  uint64_t bytes = 0;                   // tensor streams
+  ConfigurationMeasurement selection;   // against the input, on the selection split
+  std::string origin;                   // how the optimiser reached it
+  // 0: lossless, or one bound <= 0.08 rms for every tensor (nothing chosen
+  // per tensor, a small perturbation); 1: the rest. The certification looks
+  // at every model's tier 0 before any tier 1 (docs/PIPELINE.md).
+  int tier = 1;
+};
+// Distinct configurations measured within `solve.budget` on the selection
+// split, ordered from the safest (most bytes; first: every tensor lossless,
+// the input as it is) to the boldest; ties by the smaller measured drop.
+// Decided from the selection split alone: the guarantee's accepted and
+// loosened steps, solutions at 1/8, 1/4 and 1/2 of the budget, and uniform
+// rungs (every lossy tensor at its largest measured bound <= f * rms of its
+// nonzeros, f = 0.02, 0.04, 0.08, then steps of sqrt 2 to 0.32; `rms` by
+// table layer), the last two measured here. Used by deepsz compress and by
+// the Python package's compress alike.
+std::vector<Rung> certification_ladder(const AssessmentTable& table, const GuaranteeResult& guarantee,
+                                       const SolveOptions& solve, const MeasureConfiguration& measure,
+                                       const std::vector<double>& rms);
+
 // The result as JSON (for reports).
 std::string certification_result_to_json(const CertificationResult& result, int indent = 2);
 

@@ -21,11 +21,6 @@ from ._progress import Progress
 from ._prune import magnitude_prune
 
 SPLITS = ("selection", "certification")
-# The deepsz tool's ladder (src/pipeline/certification.cpp): one bound
-# relative to each tensor's rms for all tensors; up to 0.08 rms is tier 0.
-UNIFORM_RUNGS = (0.02, 0.04, 0.08, 0.113, 0.16, 0.226, 0.32)
-TIER0_MAX_RMS = 0.08
-SOLVED_FRACTIONS = (0.125, 0.25, 0.5)
 
 
 @dataclasses.dataclass
@@ -197,13 +192,9 @@ def _table(plans, job, ref, budget):
 
 def _ladder(table, job, ref, budget, loosen):
     """The certification candidates, ordered once from the selection split
-    alone (certification.cpp): tier 0 first, then from most bytes down."""
+    alone by the deepsz tool's own ladder (certification_ladder in
+    src/optimize/ladder.cpp): tier 0 first, then from most bytes down."""
     layers = table["layers"]
-    text = json.dumps(table)
-
-    def bytes_of(choice):
-        return sum(layers[i]["candidates"][k]["index_bytes"] + layers[i]["candidates"][k]["value_bytes"]
-                   for i, k in enumerate(choice))
 
     def measure(choice):
         key = tuple(int(k) for k in choice)
@@ -214,32 +205,10 @@ def _ladder(table, job, ref, budget, loosen):
         return job.measured[key]
 
     job.progress.start("optimising", 0)
-    lossless = tuple([0] * len(layers))
-    rungs = {lossless: {"origin": "every tensor lossless", "tier": 0, "selection": (0, 0, int(ref.size))}}
-    guarantee = json.loads(_deepsz.guarantee_configuration(text, budget, 0.95, loosen, 32, measure))
-    for k, step in enumerate(guarantee["history"]):
-        choice = tuple(int(layer["candidate"]) for layer in step["layers"])
-        if step["within_budget"] and choice not in rungs:
-            rungs[choice] = {"origin": f"guarantee step {k + 1}", "tier": 1, "selection": measure(choice)}
-    for f in SOLVED_FRACTIONS:
-        choice = tuple(_deepsz.solve_configuration(text, budget * f)[0])
-        if choice not in rungs and drop_of(measure(choice)) <= budget + 1e-9:
-            rungs[choice] = {"origin": f"solved at {f:.3g} of the budget", "tier": 1, "selection": measure(choice)}
-    for f in UNIFORM_RUNGS:
-        choice = []
-        for i, layer in enumerate(layers):
-            k_best = 0
-            for k, c in enumerate(layer["candidates"][1:], start=1):
-                if c["bound"] <= f * job.plans[i].rms * (1 + 1e-9):
-                    k_best = k
-            choice.append(k_best)
-        choice = tuple(choice)
-        if choice not in rungs and drop_of(measure(choice)) <= budget + 1e-9:
-            tier = 0 if f <= TIER0_MAX_RMS + 1e-12 else 1
-            rungs[choice] = {"origin": f"every tensor at {f:.2g} rms", "tier": tier, "selection": measure(choice)}
-    out = [dict(r, choice=c, bytes=bytes_of(c)) for c, r in rungs.items()]
-    out.sort(key=lambda r: (r["tier"], -r["bytes"], drop_of(r["selection"])))
-    return out, guarantee
+    guarantee_json, rungs = _deepsz.certification_ladder(json.dumps(table), budget, 0.95, loosen, 32, measure,
+                                                         [p.rms for p in job.plans])
+    rungs.sort(key=lambda r: (r["tier"], -r["bytes"], drop_of(r["selection"])))
+    return rungs, json.loads(guarantee_json)
 
 
 def _plans(sd):

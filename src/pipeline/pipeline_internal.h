@@ -65,29 +65,6 @@ AssessmentTable assess(const model::Model& input, const model::Dataset& data, co
                        const MethodSettings& s, const CompressOptions& o, double budget,
                        const std::vector<uint8_t>& ref, int workers, size_t* measured);
 
-// A finished configuration offered to the certification: the candidates of
-// the fixed sequence (docs/PIPELINE.md, "Certification").
-struct Rung {
-  std::vector<size_t> choice;
-  uint64_t bytes = 0;                   // tensor streams
-  ConfigurationMeasurement selection;   // against the input, on the selection split
-  std::string origin;                   // how the optimiser reached it
-  // 0: lossless, or one bound <= 0.08 rms for every tensor (nothing chosen
-  // per tensor, a small perturbation); 1: the rest. The certification looks
-  // at every model's tier 0 before any tier 1 (docs/PIPELINE.md).
-  int tier = 1;
-};
-// Distinct configurations measured within `budget` on the selection split,
-// ordered from the safest (most bytes; first: every tensor lossless, the
-// input as it is) to the boldest. Decided from the selection split alone:
-// the guarantee's accepted and loosened steps, solutions at 1/8, 1/4 and
-// 1/2 of the budget, and uniform rungs (every lossy tensor at its largest
-// measured bound <= f * rms of its nonzeros, f = 0.02, 0.04, 0.08, then
-// steps of sqrt 2 to 0.32;
-// `rms` by table layer), measured here.
-std::vector<Rung> certification_ladder(const AssessmentTable& table, const GuaranteeResult& guarantee,
-                                       const SolveOptions& solve, const MeasureConfiguration& measure,
-                                       const std::vector<double>& rms);
 // The reference of the certification: the dense ancestor's correctness on
 // each certification image as the input records it, or the input's own when
 // it records no ancestor (it is the dense model).

@@ -34,6 +34,19 @@ ConfigurationMeasurement to_measurement(const Counts& c) {
   return m;
 }
 
+MeasureConfiguration measure_of(const std::function<Counts(const std::vector<size_t>&)>& measure) {
+  return [&measure](const std::vector<size_t>& choice) { return to_measurement(measure(choice)); };
+}
+
+GuaranteeOptions guarantee_options(double budget, double confidence, int loosen_steps, int max_measurements) {
+  GuaranteeOptions go;
+  go.solve.budget = budget;
+  go.confidence = confidence;
+  go.loosen_steps = loosen_steps;
+  go.max_measurements = max_measurements;
+  return go;
+}
+
 }  // namespace
 
 void bind_optimize(py::module_& m) {
@@ -85,18 +98,38 @@ void bind_optimize(py::module_& m) {
       [](const std::string& table_json, double budget, double confidence, int loosen_steps,
          int max_measurements, const std::function<Counts(const std::vector<size_t>&)>& measure) {
         const AssessmentTable table = assessment_from_json(table_json);
-        GuaranteeOptions go;
-        go.solve.budget = budget;
-        go.confidence = confidence;
-        go.loosen_steps = loosen_steps;
-        go.max_measurements = max_measurements;
         const GuaranteeResult g = guarantee_configuration(
-            table, go, [&](const std::vector<size_t>& choice) { return to_measurement(measure(choice)); });
+            table, guarantee_options(budget, confidence, loosen_steps, max_measurements), measure_of(measure));
         return guarantee_result_to_json(table, g, -1);
       },
       py::arg("table_json"), py::arg("budget"), py::arg("confidence") = 0.95, py::arg("loosen_steps") = 4,
       py::arg("max_measurements") = 32, py::arg("measure"),
       "The guarantee loop; measure(choice) -> (correct_to_wrong, wrong_to_correct, images). Result as JSON.");
+
+  m.def(
+      "certification_ladder",
+      [](const std::string& table_json, double budget, double confidence, int loosen_steps, int max_measurements,
+         const std::function<Counts(const std::vector<size_t>&)>& measure, const std::vector<double>& rms) {
+        const AssessmentTable table = assessment_from_json(table_json);
+        const GuaranteeOptions go = guarantee_options(budget, confidence, loosen_steps, max_measurements);
+        const MeasureConfiguration measure_config = measure_of(measure);
+        const GuaranteeResult g = guarantee_configuration(table, go, measure_config);
+        py::list rungs;
+        for (const Rung& r : certification_ladder(table, g, go.solve, measure_config, rms)) {
+          py::dict d;
+          d["choice"] = py::tuple(py::cast(r.choice));
+          d["bytes"] = r.bytes;
+          d["origin"] = r.origin;
+          d["tier"] = r.tier;
+          d["selection"] = Counts{r.selection.correct_to_wrong, r.selection.wrong_to_correct, r.selection.images};
+          rungs.append(d);
+        }
+        return py::make_tuple(guarantee_result_to_json(table, g, -1), rungs);
+      },
+      py::arg("table_json"), py::arg("budget"), py::arg("confidence"), py::arg("loosen_steps"),
+      py::arg("max_measurements"), py::arg("measure"), py::arg("rms"),
+      "The guarantee loop, then the certification ladder of the deepsz tool (certification_ladder): "
+      "(guarantee as JSON, rungs as dicts of choice, bytes, origin, tier, selection counts).");
 
   m.def(
       "certify_in_sequence",
