@@ -27,6 +27,7 @@ struct NpyArray {
   bool big_endian = false;
   bool fortran_order = false;
   std::vector<int64_t> shape;
+  std::vector<int64_t> fortran_strides;  // in elements, by axis: axis 0 varies fastest
   const uint8_t* data = nullptr;  // shape's product elements
   int64_t count = 0;
 };
@@ -174,6 +175,7 @@ NpyArray parse_npy(const uint8_t* p, size_t size, const std::string& name) {
   for (int64_t d : a.shape) {
     if (d != 0 && a.count > std::numeric_limits<int64_t>::max() / 8 / d)
       fail(ErrorCode::too_large, name, "shape too large");
+    a.fortran_strides.push_back(a.count);
     a.count *= d;
   }
   const size_t body = size - offset - header_len;
@@ -221,15 +223,10 @@ double element(const NpyArray& a, int64_t k) {
 // the file's order: a Fortran-order file holds the transpose.
 double at(const NpyArray& a, int64_t c) {
   if (!a.fortran_order || a.shape.size() < 2) return element(a, c);
-  int64_t f = 0, stride = 1, rest = c;
-  std::vector<int64_t> idx(a.shape.size());
+  int64_t f = 0;
   for (size_t d = a.shape.size(); d-- > 0;) {
-    idx[d] = rest % a.shape[d];
-    rest /= a.shape[d];
-  }
-  for (size_t d = 0; d < a.shape.size(); ++d) {
-    f += idx[d] * stride;
-    stride *= a.shape[d];
+    f += (c % a.shape[d]) * a.fortran_strides[d];
+    c /= a.shape[d];
   }
   return element(a, f);
 }
