@@ -7,12 +7,10 @@
 #include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  deepsz::fuzz::Params p(data, size);
-  const size_t split = std::min<size_t>(p.u16(), p.rest_size());
-  const uint8_t* images = p.rest();
+  const deepsz::fuzz::FilePair files = deepsz::fuzz::split_files(data, size);
   try {
     const deepsz::model::ImageSet set =
-        deepsz::model::parse_idx_pair(images, split, images + split, p.rest_size() - split);
+        deepsz::model::parse_idx_pair(files.first, files.first_size, files.second, files.second_size);
     if (set.size() == 0 || set.rows <= 0 || set.cols <= 0) deepsz::fuzz::die("empty set accepted");
     if (set.pixels.size() != size_t(set.size()) * size_t(set.image_elements()))
       deepsz::fuzz::die("pixel count differs from the header");

@@ -28,6 +28,22 @@ class Params {
   size_t n_;
 };
 
+// Two files in one input, as the image-set fuzzers take them: the first two
+// bytes give the first file's length (cut to what follows), the rest after it
+// is the second file. fuzz_make_seeds writes its seeds the same way.
+struct FilePair {
+  const uint8_t* first;
+  size_t first_size;
+  const uint8_t* second;
+  size_t second_size;
+};
+inline FilePair split_files(const uint8_t* data, size_t size) {
+  Params p(data, size);
+  const size_t declared = p.u16();
+  const size_t n = declared < p.rest_size() ? declared : p.rest_size();
+  return {p.rest(), n, p.rest() + n, p.rest_size() - n};
+}
+
 [[noreturn]] inline void die(const char* what) {
   std::fprintf(stderr, "fuzz property violated: %s\n", what);
   std::abort();

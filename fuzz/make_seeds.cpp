@@ -37,6 +37,15 @@ std::vector<float> smooth(size_t n) {
   return v;
 }
 
+// Two files as split_files (fuzz_input.h) takes them apart: the first's
+// length in two bytes, then both.
+std::vector<uint8_t> file_pair(const std::vector<uint8_t>& first, const std::vector<uint8_t>& second) {
+  std::vector<uint8_t> seed = {uint8_t(first.size()), uint8_t(first.size() >> 8)};
+  seed.insert(seed.end(), first.begin(), first.end());
+  seed.insert(seed.end(), second.begin(), second.end());
+  return seed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,10 +182,8 @@ int main(int argc, char** argv) {
         be32(labels, 0x801);
         be32(labels, n);
         for (uint32_t i = 0; i < n; ++i) labels.push_back(uint8_t(i % 10));
-        std::vector<uint8_t> seed = {uint8_t(images.size()), uint8_t(images.size() >> 8)};
-        seed.insert(seed.end(), images.begin(), images.end());
-        seed.insert(seed.end(), labels.begin(), labels.end());
-        write_seed(out / "fuzz_idx", "seed_" + std::to_string(n) + "_" + std::to_string(side), seed);
+        write_seed(out / "fuzz_idx", "seed_" + std::to_string(n) + "_" + std::to_string(side),
+                   file_pair(images, labels));
       }
     }
     // fuzz_npy: the same framing around two .npy files (numpy.save's header).
@@ -204,10 +211,7 @@ int main(int argc, char** argv) {
         else
           for (size_t i = 0; i < body.size(); i += item) body[i + item - 1] = uint8_t(i * 7);
         const auto x = npy(descr, "(3, 4, 4)", body, fortran), y = npy("|u1", "(3,)", labels, false);
-        std::vector<uint8_t> seed = {uint8_t(x.size()), uint8_t(x.size() >> 8)};
-        seed.insert(seed.end(), x.begin(), x.end());
-        seed.insert(seed.end(), y.begin(), y.end());
-        write_seed(out / "fuzz_npy", "seed_" + std::to_string(k_npy++), seed);
+        write_seed(out / "fuzz_npy", "seed_" + std::to_string(k_npy++), file_pair(x, y));
       }
     }
   } catch (const Error& e) {
