@@ -51,6 +51,17 @@ struct Model::Impl {
 torch::Tensor images_tensor(const ImageSet& set, const Preprocessing& pre, int64_t first = 0, int64_t count = -1);
 torch::Tensor labels_tensor(const ImageSet& set);
 
+// Metadata keys of the per-tensor and metadata checksums of a native file
+// (model_file.cpp), reserved: set_metadata refuses them.
+inline bool is_checksum_key(const std::string& key) { return key.rfind("xxh64:", 0) == 0; }
+
+std::string shape_string(const InputShape& s);  // "CxHxW"
+InputShape parse_shape(const std::string& text);  // of model metadata; throws corruption_detected
+// A copy of `values` shaped like `like`; throws invalid_argument on a count mismatch.
+torch::Tensor to_tensor(const std::vector<float>& values, const torch::Tensor& like, const std::string& name);
+// The weights and biases of m.layers, initialised as PyTorch's defaults.
+void init_native_params(Model::Impl& m);
+
 [[noreturn]] void throw_from_torch(const c10::Error& e, const std::string& context);
 
 }  // namespace deepsz::model

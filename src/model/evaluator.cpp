@@ -1,0 +1,131 @@
+// evaluator.cpp: accuracy of a model on a split, batch by batch, with the
+// activations before the first overridden layer cached between calls.
+#include <chrono>
+#include <cmath>
+
+#include "internal.h"
+
+namespace deepsz::model {
+
+double mean_of(const std::vector<uint8_t>& flags) {
+  if (flags.empty()) return 0.0;
+  int64_t s = 0;
+  for (uint8_t f : flags) s += f != 0;
+  return static_cast<double>(s) / static_cast<double>(flags.size());
+}
+
+double Evaluation::top1_rate() const { return mean_of(top1); }
+double Evaluation::top5_rate() const { return top5.empty() ? -1.0 : mean_of(top5); }
+double Evaluation::mean_loss() const {
+  double s = 0;
+  for (float v : loss) s += v;
+  return loss.empty() ? 0.0 : s / static_cast<double>(loss.size());
+}
+
+struct Evaluator::Impl {
+  Model model;
+  const Dataset* data = nullptr;
+  Preprocessing pre;
+  std::map<Split, torch::Tensor> inputs, labels;
+  struct Cache {
+    size_t layer = 0;
+    torch::Tensor act;
+  };
+  std::map<Split, Cache> cache;
+  // 200 images: the largest temporaries (conv2 im2col of LeNet-5: 26 MB at
+  // 200) stay under glibc's largest mmap threshold (32 MB), so they are reused instead of
+  // mapped and page-faulted on every batch (1000: 3x slower, mostly in sys).
+  int64_t batch = 200;
+
+  const torch::Tensor& input(Split s) {
+    auto it = inputs.find(s);
+    if (it != inputs.end()) return it->second;
+    const ImageSet& set = data->split(s);
+    labels[s] = labels_tensor(set);
+    return inputs[s] = images_tensor(set, pre);
+  }
+};
+
+Evaluator::Evaluator(const Model& model, const Dataset& data) : impl_(std::make_unique<Impl>()) {
+  impl_->model = model;
+  impl_->data = &data;
+  impl_->pre = model.preprocessing();
+  impl_->model.impl().set_training(false);
+}
+Evaluator::~Evaluator() = default;
+void Evaluator::clear_cache() { impl_->cache.clear(); }
+
+std::vector<uint8_t> Evaluator::correct(Split split, const ParameterOverrides& overrides) {
+  return evaluate(split, overrides).top1;
+}
+
+Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides) {
+  auto t0 = std::chrono::steady_clock::now();
+  Model::Impl& m = impl_->model.impl();
+  Evaluation result;
+  try {
+    torch::InferenceMode guard;
+    const torch::Tensor& x = impl_->input(split);
+    const torch::Tensor& y = impl_->labels[split];
+    std::map<std::string, torch::Tensor> ov;
+    for (const auto& [name, values] : overrides) ov[name] = to_tensor(values, m.param(name), name);
+    const int64_t n = x.size(0);
+    std::vector<torch::Tensor> logits;
+
+    if (m.kind == FileKind::native) {
+      size_t first = m.layers.size();
+      for (const auto& [name, t] : ov) {
+        int li = m.layer_of(name);
+        if (li < 0) throw Error(ErrorCode::invalid_argument, "parameter " + name + " belongs to no layer");
+        first = std::min(first, static_cast<size_t>(li));
+      }
+      auto& cache = impl_->cache;
+      auto it = cache.find(split);
+      if (it == cache.end() || it->second.layer > first) {
+        // Activations entering layer `first`, computed once with the base parameters.
+        std::vector<torch::Tensor> acts;
+        for (int64_t b = 0; b < n; b += impl_->batch)
+          acts.push_back(m.run_layers(x.slice(0, b, std::min(n, b + impl_->batch)), 0, first));
+        cache[split] = Impl::Cache{first, torch::cat(acts)};
+        it = cache.find(split);
+      }
+      const Impl::Cache& c = it->second;
+      for (int64_t b = 0; b < n; b += impl_->batch)
+        logits.push_back(m.run_layers(c.act.slice(0, b, std::min(n, b + impl_->batch)), c.layer, m.layers.size(), &ov));
+    } else {
+      std::map<std::string, torch::Tensor> saved;
+      for (auto& [name, t] : ov) {
+        saved[name] = m.param(name).detach().clone();
+        m.param(name).detach().copy_(t);
+      }
+      try {
+        for (int64_t b = 0; b < n; b += impl_->batch)
+          logits.push_back(m.forward(x.slice(0, b, std::min(n, b + impl_->batch))));
+      } catch (...) {
+        for (auto& [name, t] : saved) m.param(name).detach().copy_(t);
+        throw;
+      }
+      for (auto& [name, t] : saved) m.param(name).detach().copy_(t);
+    }
+    torch::Tensor out = torch::cat(logits);
+    if (out.dim() != 2 || out.size(0) != n)
+      throw Error(ErrorCode::invalid_argument, "the model's output is not one row of scores per image");
+    torch::Tensor top1 = out.argmax(1).eq(y).to(torch::kUInt8).contiguous();
+    result.top1.assign(top1.data_ptr<uint8_t>(), top1.data_ptr<uint8_t>() + n);
+    torch::Tensor nll = torch::nn::functional::cross_entropy(
+                            out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
+                            .to(torch::kFloat32)
+                            .contiguous();
+    result.loss.assign(nll.data_ptr<float>(), nll.data_ptr<float>() + n);
+    if (out.size(1) > 5) {
+      torch::Tensor top5 = std::get<1>(out.topk(5, 1)).eq(y.unsqueeze(1)).any(1).to(torch::kUInt8).contiguous();
+      result.top5.assign(top5.data_ptr<uint8_t>(), top5.data_ptr<uint8_t>() + n);
+    }
+  } catch (const c10::Error& e) {
+    throw_from_torch(e, "evaluation failed");
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace deepsz::model

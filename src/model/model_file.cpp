@@ -1,0 +1,316 @@
+// model_file.cpp: Model::load and Model::save: deepsz-native files (layers
+// in metadata, per-tensor checksums, the masks blob) and TorchScript
+// archives; a file is written to a temporary beside it and renamed, never
+// left partial. docs/MODEL.md describes the file.
+#include "deepsz/interrupt.h"
+#include <torch/csrc/jit/serialization/import.h>
+#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH64_state_t on the stack
+#include <xxhash.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "internal.h"
+
+namespace deepsz::model {
+namespace {
+
+constexpr const char* kNativeFormat = "deepsz-model";
+constexpr int64_t kNativeVersion = 1;
+constexpr const char* kExtraMetadata = "deepsz/metadata.json";
+constexpr const char* kExtraMasks = "deepsz/masks.bin";
+// Integrity of deepsz-native files: Model::save adds to the metadata dict one
+// XXH64 per tensor ("xxh64:parameter:NAME", "xxh64:mask:NAME") and one of the
+// other metadata entries ("xxh64:metadata"), 16 hex digits each; Model::load
+// checks them and keeps them out of Model::metadata(). Files without them
+// (written before) load unchecked. See docs/MODEL.md.
+constexpr const char* kChecksumMetadata = "xxh64:metadata";
+std::string parameter_checksum_key(const std::string& name) { return "xxh64:parameter:" + name; }
+std::string mask_checksum_key(const std::string& name) { return "xxh64:mask:" + name; }
+
+void hash_u64(XXH64_state_t& s, uint64_t v) {
+  unsigned char le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(v >> (8 * i));
+  XXH64_update(&s, le, 8);
+}
+void hash_string(XXH64_state_t& s, const std::string& v) {
+  hash_u64(s, v.size());
+  XXH64_update(&s, v.data(), v.size());
+}
+std::string hex64(uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// XXH64 of a tensor as pickled: name, dtype, shape, then its bytes in row-major order.
+std::string tensor_checksum(const std::string& name, const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous();
+  XXH64_state_t s;
+  XXH64_reset(&s, 0);
+  hash_string(s, name);
+  hash_string(s, c10::toString(c.scalar_type()));
+  hash_u64(s, static_cast<uint64_t>(c.dim()));
+  for (int64_t d : c.sizes()) hash_u64(s, static_cast<uint64_t>(d));
+  const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * static_cast<uint64_t>(c.element_size());
+  hash_u64(s, nbytes);
+  if (nbytes > 0) XXH64_update(&s, c.data_ptr(), static_cast<size_t>(nbytes));
+  return hex64(XXH64_digest(&s));
+}
+
+// XXH64 of the metadata entries other than the checksums, in key order.
+std::string metadata_checksum(const std::map<std::string, std::string>& meta) {
+  XXH64_state_t s;
+  XXH64_reset(&s, 0);
+  for (const auto& [k, v] : meta)
+    if (!is_checksum_key(k)) {
+      hash_string(s, k);
+      hash_string(s, v);
+    }
+  return hex64(XXH64_digest(&s));
+}
+
+std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::io_error, "cannot open " + path);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(ErrorCode::io_error, "cannot read " + path);
+  return bytes;
+}
+
+std::string temp_path_for(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p(path);
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  static int counter = 0;
+  return (dir / ("." + p.filename().string() + ".tmp" + std::to_string(getpid()) + "." + std::to_string(counter++)))
+      .string();
+}
+
+void commit_temp(const std::string& tmp, const std::string& path) {
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::io_error, "cannot rename " + tmp + " to " + path);
+  }
+}
+
+std::string masks_blob(const std::map<std::string, torch::Tensor>& masks) {
+  // u32 count, then per mask: u32 name length, name, u64 elements, one byte per element.
+  std::string out;
+  auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+  uint32_t count = static_cast<uint32_t>(masks.size());
+  put(&count, 4);
+  for (const auto& [name, m] : masks) {
+    uint32_t len = static_cast<uint32_t>(name.size());
+    put(&len, 4);
+    put(name.data(), len);
+    auto bytes = m.to(torch::kUInt8).contiguous();
+    uint64_t n = static_cast<uint64_t>(bytes.numel());
+    put(&n, 8);
+    put(bytes.data_ptr<uint8_t>(), n);
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<uint8_t>> parse_masks_blob(const std::string& blob, const std::string& path) {
+  std::map<std::string, std::vector<uint8_t>> out;
+  size_t pos = 0;
+  auto get = [&](void* p, size_t n) {
+    if (blob.size() - pos < n) throw Error(ErrorCode::truncated, path + ": mask record truncated");
+    std::memcpy(p, blob.data() + pos, n);
+    pos += n;
+  };
+  if (blob.empty()) return out;
+  uint32_t count = 0;
+  get(&count, 4);
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t len = 0;
+    get(&len, 4);
+    std::string name(len <= blob.size() ? len : 0, '\0');
+    if (len > blob.size()) throw Error(ErrorCode::truncated, path + ": mask record truncated");
+    get(name.data(), len);
+    uint64_t n = 0;
+    get(&n, 8);
+    if (n > blob.size()) throw Error(ErrorCode::truncated, path + ": mask record truncated");
+    std::vector<uint8_t> m(n);
+    get(m.data(), n);
+    out[name] = std::move(m);
+  }
+  return out;
+}
+
+}  // namespace
+
+Model Model::load(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::io_error, "cannot open " + path);
+  std::vector<char> bytes = read_bytes(path);
+  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
+    throw Error(ErrorCode::foreign_format, path + ": not a deepsz or TorchScript model (not a zip archive)");
+  auto impl = std::make_unique<Impl>();
+  bool torchscript = false;
+  {
+    // TorchScript archives carry code/ and constants.pkl; torch.save-style ones only data.pkl.
+    std::string head(bytes.begin(), bytes.end());
+    torchscript = head.find("constants.pkl") != std::string::npos;
+  }
+  try {
+    if (!torchscript) {
+      torch::IValue v = torch::pickle_load(bytes);
+      if (!v.isGenericDict()) throw Error(ErrorCode::foreign_format, path + ": not a deepsz model file");
+      auto d = v.toGenericDict();
+      if (!d.contains("format") || !d.at("format").isString() || d.at("format").toStringRef() != kNativeFormat)
+        throw Error(ErrorCode::foreign_format, path + ": not a deepsz model file (no format tag)");
+      int64_t version = d.contains("version") ? d.at("version").toInt() : 0;
+      if (version != kNativeVersion)
+        throw Error(ErrorCode::unsupported_version, path + ": model file version " + std::to_string(version) +
+                                                        " (this deepsz reads version 1)");
+      std::map<std::string, std::string> sums;  // the checksum entries; empty in files written before them
+      for (const auto& e : d.at("metadata").toGenericDict()) {
+        const std::string& key = e.key().toStringRef();
+        (is_checksum_key(key) ? sums : impl->meta)[key] = e.value().toStringRef();
+      }
+      if (!sums.empty()) {
+        // Checked before anything in the file is used.
+        auto verify = [&](const std::string& key, const std::string& what, const std::string& actual) {
+          auto it = sums.find(key);
+          if (it == sums.end())
+            throw Error(ErrorCode::checksum_wrong, path + " is corrupt: no checksum for " + what);
+          if (it->second != actual)
+            throw Error(ErrorCode::checksum_wrong, path + " is corrupt: checksum mismatch in " + what);
+          sums.erase(it);
+        };
+        verify(kChecksumMetadata, "the metadata", metadata_checksum(impl->meta));
+        for (const auto& e : d.at("parameters").toGenericDict()) {
+          const std::string& name = e.key().toStringRef();
+          verify(parameter_checksum_key(name), "tensor '" + name + "'", tensor_checksum(name, e.value().toTensor()));
+        }
+        if (d.contains("masks"))
+          for (const auto& e : d.at("masks").toGenericDict()) {
+            const std::string& name = e.key().toStringRef();
+            verify(mask_checksum_key(name), "the mask of tensor '" + name + "'",
+                   tensor_checksum(name, e.value().toTensor()));
+          }
+        if (!sums.empty())
+          throw Error(ErrorCode::checksum_wrong,
+                      path + " is corrupt: no tensor for checksum entry '" + sums.begin()->first + "'");
+      }
+      const std::string arch = impl->meta[meta::architecture];
+      const int64_t classes = std::stoll(impl->meta.count(meta::classes) ? impl->meta[meta::classes] : "0");
+      impl->layers = build_layers(arch, parse_shape(impl->meta[meta::input]), classes);
+      std::map<std::string, torch::Tensor> stored;
+      for (const auto& e : d.at("parameters").toGenericDict())
+        stored[e.key().toStringRef()] = e.value().toTensor().to(torch::kFloat32).contiguous();
+      torch::manual_seed(0);
+      init_native_params(*impl);
+      for (auto& [name, t] : impl->params) {
+        auto it = stored.find(name);
+        if (it == stored.end()) throw Error(ErrorCode::corruption_detected, path + ": parameter " + name + " missing");
+        if (it->second.sizes() != t.sizes())
+          throw Error(ErrorCode::corruption_detected, path + ": parameter " + name + " has the wrong shape");
+        t = it->second;
+      }
+      if (d.contains("masks"))
+        for (const auto& e : d.at("masks").toGenericDict()) {
+          const std::string name = e.key().toStringRef();
+          torch::Tensor m = e.value().toTensor().to(torch::kBool);
+          if (!impl->has_param(name) || m.sizes() != impl->param(name).sizes())
+            throw Error(ErrorCode::corruption_detected, path + ": mask " + name + " matches no parameter");
+          impl->masks[name] = m;
+        }
+      impl->kind = FileKind::native;
+    } else {
+      torch::jit::ExtraFilesMap extra{{kExtraMetadata, ""}, {kExtraMasks, ""}};
+      impl->module = torch::jit::load(path, torch::kCPU, extra);
+      impl->kind = FileKind::torchscript;
+      impl->collect_module_params();
+      if (!extra[kExtraMetadata].empty()) {
+        auto j = nlohmann::json::parse(extra[kExtraMetadata]);
+        for (auto it = j.begin(); it != j.end(); ++it) impl->meta[it.key()] = it.value().get<std::string>();
+      }
+      impl->meta[meta::architecture] = "torchscript";
+      for (auto& [name, m] : parse_masks_blob(extra[kExtraMasks], path)) {
+        if (!impl->has_param(name) || static_cast<int64_t>(m.size()) != impl->param(name).numel())
+          throw Error(ErrorCode::corruption_detected, path + ": mask " + name + " matches no parameter");
+        impl->masks[name] = torch::from_blob(m.data(), impl->param(name).sizes(), torch::kUInt8).to(torch::kBool);
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw_from_torch(e, path);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::corruption_detected, path + ": bad metadata (" + e.what() + ")");
+  } catch (const std::invalid_argument&) {
+    throw Error(ErrorCode::corruption_detected, path + ": bad metadata");
+  }
+  return Model(std::move(impl));
+}
+
+void Model::save(const std::string& path) const {
+  {
+    // The rename below would replace a device (/dev/null, /dev/full), a FIFO
+    // or a directory's entry by a regular file, and as root it succeeds.
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+      throw Error(ErrorCode::io_error, "cannot write '" + path + "': not a regular file");
+  }
+  const std::string tmp = temp_path_for(path);
+  // A SIGINT/SIGTERM while the temporary exists removes it (interrupt.h).
+  TemporaryFileRegistration interrupt_guard(tmp);
+  try {
+    if (impl_->kind == FileKind::native) {
+      c10::impl::GenericDict top(c10::StringType::get(), c10::AnyType::get());
+      top.insert("format", std::string(kNativeFormat));
+      top.insert("version", kNativeVersion);
+      c10::Dict<std::string, std::string> md;
+      for (const auto& [k, v] : impl_->meta)
+        if (!is_checksum_key(k)) md.insert(k, v);
+      md.insert(kChecksumMetadata, metadata_checksum(impl_->meta));
+      c10::Dict<std::string, at::Tensor> ps;
+      for (const auto& [n, t] : impl_->params) {
+        torch::Tensor c = t.detach().contiguous();
+        ps.insert(n, c);
+        md.insert(parameter_checksum_key(n), tensor_checksum(n, c));
+      }
+      c10::Dict<std::string, at::Tensor> ms;
+      for (const auto& [n, m] : impl_->masks) {
+        ms.insert(n, m);
+        md.insert(mask_checksum_key(n), tensor_checksum(n, m));
+      }
+      top.insert("metadata", md);
+      top.insert("parameters", ps);
+      top.insert("masks", ms);
+      std::vector<char> bytes = torch::pickle_save(top);
+      std::ofstream out(tmp, std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      out.close();
+      if (!out) throw Error(ErrorCode::io_error, "cannot write " + tmp);
+    } else {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& [k, v] : impl_->meta)
+        if (k != meta::architecture) j[k] = v;
+      torch::jit::ExtraFilesMap extra{{kExtraMetadata, j.dump()}, {kExtraMasks, masks_blob(impl_->masks)}};
+      impl_->module->save(tmp, extra);
+    }
+  } catch (const c10::Error& e) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw_from_torch(e, "cannot write " + path);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  commit_temp(tmp, path);
+}
+
+}  // namespace deepsz::model
