@@ -16,6 +16,7 @@ part_of_header() {
     container.h|interrupt.h) echo format ;;
     optimize.h) echo optimize ;;
     html_report.h) echo report ;;
+    interchange.h|onnx.h) echo interchange ;;
     model/*) echo model ;;
     pipeline/*) echo pipeline ;;
     *) echo unknown ;;
@@ -29,10 +30,11 @@ declare -A ALLOWED=(
   [format]="codec base"
   [optimize]="base"
   [report]="base"
+  [interchange]="format codec base"
   [model]="format codec optimize base"
   [pipeline]="model format codec optimize report base"
   [python]="format codec optimize base"
-  [cli]="pipeline model format codec optimize report base"
+  [cli]="pipeline model interchange format codec optimize report base"
 )
 
 bad=0

@@ -1,6 +1,7 @@
 // dsz decompress IN.dsz OUT [--tensor NAME] [--threads N] [--max-memory SIZE]
 // OUT is a raw float32 file, or an existing directory that receives
-// NAME.f32 for every tensor.
+// NAME.f32 for every tensor; for a .dsz of safetensors or ONNX weights, a
+// file OUT is the model file again (docs/FORMATS.md).
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -8,6 +9,8 @@
 
 #include "common.h"
 #include "deepsz/container.h"
+#include "deepsz/interchange.h"
+#include "weights_cli.h"
 
 namespace dsz {
 
@@ -33,6 +36,10 @@ void run_decompress(const DecompressArgs& a) {
   check_distinct(a.in, a.out);
   const deepsz::Container c = deepsz::read_container_file(a.in);
   const bool to_directory = fs::is_directory(a.out);
+  if (deepsz::interchange::is_weights_container(c) && !to_directory && a.tensor.empty()) {
+    deepsz::cli_common::decompress_weights_file(c, a.in, a.out, a.threads, max_bytes, false);
+    return;
+  }
 
   std::vector<const deepsz::TensorEntry*> chosen;
   if (!a.tensor.empty()) {
@@ -93,7 +100,9 @@ void add_decompress_command(CLI::App& app) {
                   "refuse a tensor whose dense output is larger (e.g. 512M, 64G, none; "
                   "default: 16G or the physical memory if smaller)");
   cmd->add_option("IN", args->in, ".dsz input")->required();
-  cmd->add_option("OUT", args->out, "raw float32 output, or an existing directory")->required();
+  cmd->add_option("OUT", args->out,
+                  "raw float32 output, or an existing directory; the model file for a .dsz of safetensors or ONNX weights")
+      ->required();
   cmd->callback([args] { run_decompress(*args); });
 }
 

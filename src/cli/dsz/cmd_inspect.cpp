@@ -8,6 +8,8 @@
 
 #include "common.h"
 #include "deepsz/container.h"
+#include "deepsz/interchange.h"
+#include "weights_cli.h"
 
 namespace dsz {
 
@@ -57,6 +59,10 @@ nlohmann::json describe(const deepsz::TensorEntry& t) {
 }
 
 void run_inspect(const InspectArgs& a) {
+  if (!deepsz::cli_common::weights_format_of_path(a.file).empty()) {
+    deepsz::cli_common::describe_weights_path(a.file, a.json);
+    return;
+  }
   const std::vector<uint8_t> bytes = deepsz::read_file_bytes(a.file);
   deepsz::Container c;
   try {
@@ -82,6 +88,15 @@ void run_inspect(const InspectArgs& a) {
   const uint64_t container_bytes = bytes.size() - stream_bytes;
   j["container_bytes"] = container_bytes;
   j["ratio"] = bytes.empty() ? 0.0 : double(elements) * 4.0 / double(bytes.size());
+  nlohmann::json weights;
+  if (deepsz::interchange::is_weights_container(c)) {
+    try {
+      weights = deepsz::interchange::describe_weights_container(c, bytes.size());
+    } catch (const deepsz::Error& e) {
+      throw deepsz::Error(e.code(), a.file + ": " + e.what());
+    }
+    j["weights"] = weights;
+  }
   if (a.json) {
     std::cout << j.dump(2) << "\n";
     return;
@@ -104,15 +119,17 @@ void run_inspect(const InspectArgs& a) {
                 t["density"].get<double>(), t["index_bits_per_nonzero"].get<double>(),
                 t["value_bits_per_nonzero"].get<double>());
   }
+  if (!weights.is_null()) deepsz::cli_common::print_weights_description(a.file, weights, false);
 }
 
 }  // namespace
 
 void add_inspect_command(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Show the metadata and tensors of a .dsz file");
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Show the metadata and tensors of a .dsz file, or the tensors of a .safetensors or .onnx file");
   cmd->add_flag("--json", args->json, "print JSON instead of text");
-  cmd->add_option("FILE", args->file, ".dsz file")->required();
+  cmd->add_option("FILE", args->file, ".dsz, .safetensors or .onnx file")->required();
   cmd->callback([args] { run_inspect(*args); });
 }
 
