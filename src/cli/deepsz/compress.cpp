@@ -11,13 +11,14 @@
 #include "deepsz/error.h"
 #include "deepsz/model/runtime.h"
 #include "deepsz/pipeline/pipeline.h"
+#include "weights_cli.h"
 
 namespace deepsz::cli {
 namespace {
 struct CompressArgs {
   DataOptions data;
   std::string model, output, report, assessment, report_html, plots;
-  double max_loss = -1;
+  double max_loss = -1, bound = -1, bound_rms = -1;
   bool fc_only = false, paper = false, json = false, quiet = false;
   std::string codec = "sz";
   int workers = 0;
@@ -27,9 +28,28 @@ struct CompressArgs {
   int looks = 32;
 };
 
+// A .safetensors or .onnx file: no network to assess, every float tensor at
+// the one bound given (docs/FORMATS.md).
+void run_compress_weights(const CompressArgs& a) {
+  if (a.max_loss >= 0)
+    throw Error(ErrorCode::invalid_argument, a.model + ": --max-loss needs a network deepsz can run; for "
+                                                       "safetensors and ONNX give --bound or --bound-rms (weights only)");
+  if ((a.bound >= 0) == (a.bound_rms >= 0))
+    throw Error(ErrorCode::invalid_argument, "give exactly one of --bound and --bound-rms for " + a.model);
+  check_output_path(a.output, {a.model});
+  interchange::BoundRule rule;
+  rule.kind = a.bound >= 0 ? interchange::BoundRule::Kind::absolute : interchange::BoundRule::Kind::relative_rms;
+  rule.value = a.bound >= 0 ? a.bound : a.bound_rms;
+  cli_common::compress_weights_file(a.model, a.output, rule, unsigned(std::max(1, a.data.threads)), "deepsz",
+                                    a.quiet);
+}
+
 void run_compress(const CompressArgs& a) {
+  if (!cli_common::weights_format_of_path(a.model).empty()) return run_compress_weights(a);
+  if (a.bound >= 0 || a.bound_rms >= 0)
+    throw Error(ErrorCode::invalid_argument, "--bound and --bound-rms are for .safetensors and .onnx models");
   if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
-    throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
+    throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points (required for this model)");
   if (a.paper && a.codec == "zfp") throw Error(ErrorCode::invalid_argument, "--paper and --codec zfp exclude each other");
   auto t0 = std::chrono::steady_clock::now();
   auto [m, data] = open_model_and_data(a.model, a.data, {a.output, a.report, a.report_html});
@@ -68,11 +88,17 @@ void run_compress(const CompressArgs& a) {
 void add_compress_command(CLI::App& app) {
   auto args = std::make_shared<CompressArgs>();
   CLI::App* cmd = app.add_subcommand("compress", "compress a model under an accuracy budget (DeepSZ)");
-  cmd->add_option("model", args->model, "model file (deepsz-native or TorchScript)")->required();
+  cmd->add_option("model", args->model, "model file (deepsz-native, TorchScript, or .safetensors/.onnx for weights only)")->required();
   add_data_options(cmd, args->data);
   cmd->add_option("--max-loss", args->max_loss,
                   "largest validation top-1 loss in points, against the dense ancestor when recorded")
-      ->required();
+      ;
+  cmd->add_option("--bound", args->bound,
+                  "safetensors/ONNX (weights only): absolute error bound of every float tensor (0: lossless)")
+      ->check(CLI::Range(0.0, 1e300));
+  cmd->add_option("--bound-rms", args->bound_rms,
+                  "safetensors/ONNX (weights only): each float tensor's bound is this times the rms of its values")
+      ->check(CLI::Range(0.0, 1e300));
   cmd->add_flag("--fc-only", args->fc_only, "lossy coding of fully connected layers only");
   cmd->add_option("--codec", args->codec, "lossy codec: sz (deepsz's) or zfp")
       ->check(CLI::IsMember({"sz", "zfp"}))

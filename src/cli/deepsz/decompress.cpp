@@ -7,7 +7,10 @@
 #include "common.h"
 #include "deepsz/error.h"
 #include "deepsz/model/runtime.h"
+#include "deepsz/container.h"
+#include "deepsz/interchange.h"
 #include "deepsz/pipeline/pipeline.h"
+#include "weights_cli.h"
 
 namespace deepsz::cli {
 namespace {
@@ -20,6 +23,16 @@ struct DecompressArgs {
 void run_decompress(const DecompressArgs& a) {
   model::init_runtime(a.threads);
   check_output_path(a.output, {a.input});
+  if (!cli_common::weights_format_of_path(a.output).empty()) {
+    // A .dsz of safetensors or ONNX weights: no network, no libtorch work.
+    const Container c = read_container_file(a.input);
+    if (!interchange::is_weights_container(c))
+      throw Error(ErrorCode::invalid_argument, a.input + " holds a deepsz model, not safetensors or ONNX weights: "
+                                                         "give -o a model file (.pt)");
+    cli_common::decompress_weights_file(c, a.input, a.output, unsigned(std::max(1, a.threads)), kDefaultMaxDecodedBytes,
+                                        a.quiet);
+    return;
+  }
   auto t0 = std::chrono::steady_clock::now();
   model::Model m = pipeline::decompress_model_file(a.input, static_cast<unsigned>(std::max(1, model::runtime_threads())));
   m.save(a.output);
@@ -36,7 +49,7 @@ void add_decompress_command(CLI::App& app) {
   cmd->add_option("input", args->input, ".dsz model written by deepsz compress")->required();
   cmd->add_option("--threads", args->threads, "decoding threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing");
-  cmd->add_option("-o,--output", args->output, "output model file")->required();
+  cmd->add_option("-o,--output", args->output, "output model file (.safetensors or .onnx for a .dsz of those weights)")->required();
   cmd->callback([args] { run_decompress(*args); });
 }
 

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "deepsz/model/runtime.h"
+#include "weights_cli.h"
 
 namespace deepsz::cli {
 namespace {
@@ -19,6 +20,7 @@ std::string shape_text(const std::vector<int64_t>& s) {
 }
 
 void run_info(const InfoArgs& a) {
+  if (cli_common::describe_weights_path(a.model, a.json)) return;  // .safetensors, .onnx, .dsz of their weights
   model::init_runtime(1);
   check_model_file(a.model);
   model::Model m = model::Model::load(a.model);
@@ -63,7 +65,7 @@ void run_info(const InfoArgs& a) {
 void add_info_command(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand("info", "describe a model file");
-  cmd->add_option("model", args->model, "model file (deepsz or TorchScript)")->required();
+  cmd->add_option("model", args->model, "model file (deepsz, TorchScript, .safetensors, .onnx, or a .dsz of their weights)")->required();
   cmd->add_flag("--json", args->json, "print one JSON object");
   cmd->callback([args] { run_info(*args); });
 }
