@@ -10,7 +10,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev python3-torch
   libopenblas0-pthread dataset-fashion-mnist clang libclang-rt-14-dev zstd
   zlib1g-dev chromium fonts-dejavu-core jq
-  python3-dev pybind11-dev python3-numpy python3-pytest)
+  python3-dev pybind11-dev python3-numpy python3-pytest
+  libonnx-dev libprotobuf-dev python3-onnx libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
