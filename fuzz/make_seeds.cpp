@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "deepsz/container.h"
+#include "deepsz/interchange.h"
 
 namespace {
 
@@ -212,6 +213,54 @@ int main(int argc, char** argv) {
           for (size_t i = 0; i < body.size(); i += item) body[i + item - 1] = uint8_t(i * 7);
         const auto x = npy(descr, "(3, 4, 4)", body, fortran), y = npy("|u1", "(3,)", labels, false);
         write_seed(out / "fuzz_npy", "seed_" + std::to_string(k_npy++), file_pair(x, y));
+      }
+    }
+    // fuzz_safetensors: small files of each float dtype, a mixed one with an
+    // integer tensor and metadata; fuzz_weights_container: their .dsz.
+    auto safetensors = [](const std::vector<std::pair<std::string, std::vector<uint8_t>>>& tensors,
+                          const std::string& dtype_of_first, const std::string& meta) {
+      std::string header = "{" + (meta.empty() ? "" : "\"__metadata__\":" + meta + ",");
+      std::vector<uint8_t> body;
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        const std::string dtype = i == 0 ? dtype_of_first : "I32";
+        const size_t unit = dtype == "F32" || dtype == "I32" ? 4 : 2;
+        header += (i ? "," : "") + std::string("\"") + tensors[i].first + "\":{\"dtype\":\"" + dtype +
+                  "\",\"shape\":[" + std::to_string(tensors[i].second.size() / unit) + "],\"data_offsets\":[" +
+                  std::to_string(body.size()) + "," + std::to_string(body.size() + tensors[i].second.size()) + "]}";
+        body.insert(body.end(), tensors[i].second.begin(), tensors[i].second.end());
+      }
+      header += "}";
+      while (header.size() % 8) header += ' ';
+      std::vector<uint8_t> v;
+      for (int b = 0; b < 8; ++b) v.push_back(uint8_t(uint64_t(header.size()) >> (8 * b)));
+      v.insert(v.end(), header.begin(), header.end());
+      v.insert(v.end(), body.begin(), body.end());
+      return v;
+    };
+    int k_st = 0;
+    const auto w = pruned(64, 0.3, 7);
+    for (const char* dtype : {"F32", "F16", "BF16"}) {
+      std::vector<uint8_t> bytes;
+      for (float x : w) {
+        if (dtype[0] == 'F' && dtype[1] == '3') {
+          uint8_t b[4];
+          std::memcpy(b, &x, 4);
+          bytes.insert(bytes.end(), b, b + 4);
+        } else {
+          const uint16_t h = dtype[0] == 'F' ? interchange::float_to_half(x) : interchange::float_to_bfloat16(x);
+          bytes.push_back(uint8_t(h));
+          bytes.push_back(uint8_t(h >> 8));
+        }
+      }
+      for (bool mixed : {false, true}) {
+        std::vector<std::pair<std::string, std::vector<uint8_t>>> tensors = {{"fc.weight", bytes}};
+        if (mixed) tensors.push_back({"steps", {1, 0, 0, 0, 2, 0, 0, 0}});
+        const auto file = safetensors(tensors, dtype, mixed ? "{\"format\":\"pt\"}" : "");
+        write_seed(out / "fuzz_safetensors", "seed_" + std::to_string(k_st), file);
+        interchange::WeightsOptions o;
+        o.bound.value = 1e-3;
+        const Container c = interchange::compress_weights(interchange::parse_safetensors(file.data(), file.size()), o);
+        write_seed(out / "fuzz_weights_container", "seed_" + std::to_string(k_st++), serialize_container(c));
       }
     }
   } catch (const Error& e) {

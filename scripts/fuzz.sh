@@ -12,7 +12,7 @@ JOBS="${JOBS:-2}"
 SECONDS_EACH="${1:-20}"
 shift || true
 TARGETS=(fuzz_container fuzz_float_stream fuzz_index_stream fuzz_idx fuzz_npy fuzz_float_round_trip
-  fuzz_index_round_trip fuzz_report)
+  fuzz_index_round_trip fuzz_report fuzz_safetensors fuzz_weights_container)
 if [[ $# -gt 0 ]]; then TARGETS=("$@"); fi
 [[ "$SECONDS_EACH" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 
