@@ -19,6 +19,7 @@ part_of_header() {
     interchange.h|onnx.h) echo interchange ;;
     model/*) echo model ;;
     pipeline/*) echo pipeline ;;
+    distributed.h) echo distributed ;;
     *) echo unknown ;;
   esac
 }
@@ -34,7 +35,8 @@ declare -A ALLOWED=(
   [model]="format codec optimize base"
   [pipeline]="model format codec optimize report base"
   [python]="format codec optimize base"
-  [cli]="pipeline model interchange format codec optimize report base"
+  [distributed]="pipeline model format codec optimize base"
+  [cli]="distributed pipeline model interchange format codec optimize report base"
 )
 
 bad=0

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deepsz/model/runtime.h"
+#include "deepsz/pipeline/collective.h"
 #include "pipeline_internal.h"
 
 namespace deepsz::pipeline {
@@ -98,8 +99,10 @@ CompressionJob::CompressionJob(const model::Model& input, const model::Dataset& 
   for (const auto& p : plans_) r.original_bytes += 4 * uint64_t(p.values.size());
   ev_ = std::make_unique<model::Evaluator>(input, data);
   ref_val_ = ev_->correct(Split::val);
-  ref_test_ = ev_->correct(Split::test);
-  if (certify_) cert_ref_ = detail::certification_reference(input, *ev_, data);
+  // Ranks other than 0 only assess: they need the selection split alone.
+  const bool root = !o.collective || o.collective->rank() == 0;
+  if (root) ref_test_ = ev_->correct(Split::test);
+  if (certify_ && root) cert_ref_ = detail::certification_reference(input, *ev_, data);
   r.images_val = ref_val_.size();
   r.images_test = ref_test_.size();
   r.input_val_top1 = model::mean_of(ref_val_);
@@ -161,7 +164,7 @@ CompressionJob::CompressionJob(const model::Model& input, const model::Dataset& 
   const std::string identity = table_identity(input, o, ref_val_.size()) +
                                (holdout_ ? " assess=" + std::to_string(ref_assess.size()) : std::string());
   bool loaded = false;
-  if (!o.assessment_path.empty() && std::filesystem::exists(o.assessment_path)) {
+  if (root && !o.assessment_path.empty() && std::filesystem::exists(o.assessment_path)) {
     try {
       AssessmentTable t = load_assessment(o.assessment_path);
       if (table_matches(t, plans_, identity, ref_assess.size())) {
@@ -175,6 +178,8 @@ CompressionJob::CompressionJob(const model::Model& input, const model::Dataset& 
       log(std::string("assessment: cannot reuse ") + o.assessment_path + ": " + e.what());
     }
   }
+  // Rank 0's file decides for every rank (theirs may not see it).
+  if (o.collective && o.collective->size() > 1) loaded = o.collective->broadcast(loaded ? "1" : "0") == "1";
   // Measured on LeNet-300-100 (2 cores, docs/PIPELINE.md): one evaluator
   // with every intra-op thread was as fast as or faster than one per thread.
   const int workers = o.workers > 0 ? o.workers : 1;
@@ -190,7 +195,7 @@ CompressionJob::CompressionJob(const model::Model& input, const model::Dataset& 
     }
     if (workers > 1) model::init_runtime(threads);
     table_.model = identity;
-    if (!o.assessment_path.empty()) save_assessment(o.assessment_path, table_);
+    if (root && !o.assessment_path.empty()) save_assessment(o.assessment_path, table_);
   } else {
     for (const auto& l : table_.layers) r.assessed_candidates += l.candidates.size() - 1;
   }
@@ -443,10 +448,19 @@ CompressReport compress_candidates(const std::vector<const model::Model*>& input
     throw Error(ErrorCode::invalid_argument, "--confidence must be in (0, 1)");
   if (certify && o.max_looks < 1) throw Error(ErrorCode::invalid_argument, "--looks must be >= 1");
   std::vector<std::unique_ptr<CompressionJob>> jobs;
+  // Over several processes every input's assessment comes first (each is a
+  // collective step); then the others stop and rank 0 alone goes on.
+  Collective* const coll = o.collective && o.collective->size() > 1 ? o.collective : nullptr;
   for (size_t i = 0; i < inputs.size(); ++i) {
     jobs.push_back(std::make_unique<CompressionJob>(*inputs[i], data, o, i < input_paths.size() ? input_paths[i] : "",
                                                     certify));
-    jobs.back()->optimise();
+    if (!coll) jobs.back()->optimise();
+  }
+  if (coll) {
+    coll->done();
+    if (coll->rank() != 0) return CompressReport{};
+    if (coll->threads_after_assessment() > 0) model::init_runtime(coll->threads_after_assessment());
+    for (auto& j : jobs) j->optimise();
   }
   if (!certify) {
     // Uncertified: the smallest configuration the selection split accepted.

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "deepsz/model/runtime.h"
+#include "deepsz/pipeline/collective.h"
 #include "pipeline_internal.h"
 
 namespace deepsz::pipeline {
@@ -271,7 +272,31 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
 
   const std::vector<double> paper_grid = {1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3, 7e-3, 8e-3, 9e-3};
   const size_t per_tensor = o.method == Method::paper ? paper_grid.size() : size_t(o.max_candidates);
-  ProgressBar bar(o.progress, order.size() * per_tensor);
+  // Over several processes (docs/SCALE.md): this one measures `mine`, in
+  // the same last-layer-first order.
+  std::vector<size_t> mine = order;
+  std::vector<int> owners;
+  if (o.collective && o.collective->size() > 1) {
+    std::vector<size_t> candidates;
+    for (size_t i : order) {
+      const Candidate& c0 = table.layers[i].candidates[0];
+      candidates.push_back(o.method == Method::paper
+                               ? paper_grid.size()
+                               : size_t(search_options(plans[i], c0.index_bytes + c0.value_bytes, lossless_total,
+                                                       budget, ref.size(), o.max_candidates)
+                                            .max_candidates));
+    }
+    owners = assessment_owners(plans, order, candidates, uint64_t(data.val.rows * data.val.cols),
+                               o.collective->size());
+    mine.clear();
+    for (size_t k = 0; k < order.size(); ++k)
+      if (owners[k] == o.collective->rank()) mine.push_back(order[k]);
+    if (o.log)
+      o.log("assessment: " + std::to_string(order.size()) + " tensors over " + std::to_string(o.collective->size()) +
+            " processes, " + std::to_string(mine.size()) + " measured by rank " +
+            std::to_string(o.collective->rank()));
+  }
+  ProgressBar bar(o.progress, mine.size() * per_tensor);
   std::atomic<size_t> next{0};
   std::atomic<size_t> count{0};
   std::mutex table_mu;
@@ -280,8 +305,8 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
   auto work = [&](model::Evaluator& ev) {
     for (;;) {
       const size_t k = next.fetch_add(1);
-      if (k >= order.size()) return;
-      const TensorPlan& p = plans[order[k]];
+      if (k >= mine.size()) return;
+      const TensorPlan& p = plans[mine[k]];
       std::vector<Candidate> found;
       auto measure = [&](double bound) {
         const TensorEntry e = encode_candidate(p, bound, s);
@@ -304,7 +329,7 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
       if (o.method == Method::paper) {
         for (double b : paper_grid) measure(b);
       } else {
-        const LayerAssessment& l = table.layers[order[k]];
+        const LayerAssessment& l = table.layers[mine[k]];
         const BoundSearchOptions bo =
             search_options(p, l.candidates[0].index_bytes + l.candidates[0].value_bytes, lossless_total, budget,
                            ref.size(), o.max_candidates);
@@ -321,13 +346,13 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
       std::sort(found.begin(), found.end(),
                 [](const Candidate& a, const Candidate& b) { return a.abs_error_bound < b.abs_error_bound; });
       std::lock_guard<std::mutex> lock(table_mu);
-      auto& cands = table.layers[order[k]].candidates;
+      auto& cands = table.layers[mine[k]].candidates;
       for (const Candidate& c : found)
         if (c.abs_error_bound > cands.back().abs_error_bound) cands.push_back(c);
     }
   };
 
-  workers = std::max(1, std::min<int>(workers, int(order.size())));
+  workers = std::max(1, std::min<int>(workers, int(mine.size())));
   std::vector<std::unique_ptr<model::Evaluator>> evs;
   for (int w = 0; w < workers; ++w) evs.push_back(std::make_unique<model::Evaluator>(input, data));
   if (workers == 1) {
@@ -341,14 +366,14 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
         } catch (...) {
           std::lock_guard<std::mutex> lock(table_mu);
           if (!failure) failure = std::current_exception();
-          next = order.size();
+          next = mine.size();
         }
       });
     for (auto& t : threads) t.join();
     if (failure) std::rethrow_exception(failure);
   }
   bar.finish();
-  *measured = count;
+  *measured = owners.empty() ? count.load() : gather_assessment(*o.collective, table, order, owners, count);
   return table;
 }
 

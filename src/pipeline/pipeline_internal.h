@@ -64,6 +64,14 @@ bool table_matches(const AssessmentTable& t, const std::vector<TensorPlan>& plan
 AssessmentTable assess(const model::Model& input, const model::Dataset& data, const std::vector<TensorPlan>& plans,
                        const MethodSettings& s, const CompressOptions& o, double budget,
                        const std::vector<uint8_t>& ref, int workers, size_t* measured);
+// The split of the assessment over o.collective's ranks (docs/SCALE.md):
+// the rank that measures each tensor of `order` (`candidates`: how many
+// measurements each may take), by an estimate of its cost; then the shares
+// gathered into `table` on every rank. Returns the measurements of all ranks.
+std::vector<int> assessment_owners(const std::vector<TensorPlan>& plans, const std::vector<size_t>& order,
+                                   const std::vector<size_t>& candidates, uint64_t image_pixels, int ranks);
+size_t gather_assessment(Collective& c, AssessmentTable& table, const std::vector<size_t>& order,
+                         const std::vector<int>& owners, size_t measured_here);
 
 // The reference of the certification: the dense ancestor's correctness on
 // each certification image as the input records it, or the input's own when

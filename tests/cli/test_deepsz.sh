@@ -19,15 +19,6 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-cli-test.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 
-be32() { printf "\\x$(printf %02x $(( ($1 >> 24) & 255 )))\\x$(printf %02x $(( ($1 >> 16) & 255 )))\\x$(printf %02x $(( ($1 >> 8) & 255 )))\\x$(printf %02x $(( $1 & 255 )))"; }
-# write_idx DIR PREFIX COUNT SIDE [LABEL_MOD]: random pixels, labels i % LABEL_MOD.
-write_idx() {
-  local dir="$1" prefix="$2" n="$3" side="$4" mod="${5:-10}" i
-  { printf '\x00\x00\x08\x03'; be32 "$n"; be32 "$side"; be32 "$side"; head -c $((n * side * side)) /dev/urandom; } \
-    > "$dir/$prefix-images-idx3-ubyte"
-  { printf '\x00\x00\x08\x01'; be32 "$n"; for ((i = 0; i < n; i++)); do printf "\\x$(printf %02x $((i % mod)))"; done; } \
-    > "$dir/$prefix-labels-idx1-ubyte"
-}
 # variant NAME: a copy of the good data directory to damage.
 variant() { rm -rf "$1"; cp -r data "$1"; }
 

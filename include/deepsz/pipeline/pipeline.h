@@ -18,6 +18,8 @@
 
 namespace deepsz::pipeline {
 
+class Collective;  // deepsz/pipeline/collective.h
+
 // Metadata key that marks a .dsz file as a whole deepsz model (value
 // kModelKindValue); decompress rejects containers without it.
 inline constexpr const char* kModelKindKey = "deepsz";
@@ -65,6 +67,10 @@ struct CompressOptions {
   // made on the selection split alone before the chosen one is certified).
   bool certify = true;
   std::function<void(const std::string&)> log;  // one line per event; may be empty
+  // The assessment split over processes (docs/SCALE.md); null: this process
+  // alone. On ranks other than 0, compress returns an empty report after
+  // the assessment and writes nothing.
+  Collective* collective = nullptr;
 };
 
 struct TensorReport {

@@ -3,6 +3,7 @@
 #ifdef DEEPSZ_HAVE_PIPELINE
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -12,6 +13,13 @@
 #include "deepsz/model/runtime.h"
 #include "deepsz/pipeline/pipeline.h"
 #include "weights_cli.h"
+#ifdef DEEPSZ_HAVE_MPI
+#include <exception>
+#include <memory>
+#include <thread>
+
+#include "deepsz/distributed.h"
+#endif
 
 namespace deepsz::cli {
 namespace {
@@ -44,15 +52,23 @@ void run_compress_weights(const CompressArgs& a) {
                                     a.quiet);
 }
 
-void run_compress(const CompressArgs& a) {
-  if (!cli_common::weights_format_of_path(a.model).empty()) return run_compress_weights(a);
+void run_compress(const CompressArgs& a, pipeline::Collective* collective) {
+  if (!cli_common::weights_format_of_path(a.model).empty()) {
+    // Weights only: nothing to share, so one rank does it all.
+    if (!collective || collective->rank() == 0) run_compress_weights(a);
+    return;
+  }
   if (a.bound >= 0 || a.bound_rms >= 0)
     throw Error(ErrorCode::invalid_argument, "--bound and --bound-rms are for .safetensors and .onnx models");
+  const bool root = !collective || collective->rank() == 0;
   if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
     throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points (required for this model)");
   if (a.paper && a.codec == "zfp") throw Error(ErrorCode::invalid_argument, "--paper and --codec zfp exclude each other");
   auto t0 = std::chrono::steady_clock::now();
-  auto [m, data] = open_model_and_data(a.model, a.data, {a.output, a.report, a.report_html});
+  // Only rank 0 writes: the others' machines need not see the outputs.
+  auto [m, data] = open_model_and_data(a.model, a.data,
+                                       root ? std::vector<std::string>{a.output, a.report, a.report_html}
+                                            : std::vector<std::string>{});
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   pipeline::CompressOptions o;
@@ -66,9 +82,11 @@ void run_compress(const CompressArgs& a) {
   o.confidence = a.confidence;
   o.max_looks = a.looks;
   o.assessment_path = a.assessment;
-  o.progress = !a.quiet && !a.json;
-  if (!a.quiet && !a.json) o.log = log_line;
+  o.progress = root && !a.quiet && !a.json;
+  if (root && !a.quiet && !a.json) o.log = log_line;
+  o.collective = collective;
   pipeline::CompressReport r = pipeline::compress_model(m, data, o, a.output, a.model);
+  if (!root) return;  // its share of the assessment is with rank 0
   r.seconds_load = load_seconds;
   r.command_line = command_line();
   write_html_report(pipeline::report_to_json(r, -1), a.report_html, a.plots);
@@ -83,6 +101,33 @@ void run_compress(const CompressArgs& a) {
   if (!r.guarantee_success && o.method != pipeline::Method::paper)
     throw Error(ErrorCode::invalid_argument, "the measured drop exceeds the budget even with every tensor lossless");
 }
+
+#ifdef DEEPSZ_HAVE_MPI
+// Under mpirun: the assessment split over the ranks (docs/SCALE.md), each
+// with its machine's cores shared among the ranks on it unless --threads
+// says otherwise; rank 0 takes them all back once the others are done.
+void run_compress_distributed(CompressArgs a) {
+  distributed::MpiSession mpi;
+  if (mpi.size() == 1) return run_compress(a, nullptr);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (a.data.threads <= 0) {
+    a.data.threads = std::max(1, cores / std::max(1, mpi.local_size()));
+    mpi.set_threads_after_assessment(cores);
+  }
+  try {
+    run_compress(a, &mpi);
+  } catch (const std::exception& e) {
+    if (mpi.is_done()) throw;  // no rank waits for this one: the usual one-line error
+    // Others may be waiting in a collective call for this rank: end them all.
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    std::fprintf(stderr, "deepsz: rank %d of %d: %s\n", mpi.rank(), mpi.size(), what.c_str());
+    std::fflush(stderr);
+    mpi.abort(1);
+  }
+}
+#endif
+
 }  // namespace
 
 void add_compress_command(CLI::App& app) {
@@ -128,7 +173,12 @@ void add_compress_command(CLI::App& app) {
   cmd->add_option("--plots", args->plots, "write the report's figures as SVG files into this directory");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress output");
   cmd->add_option("-o,--output", args->output, "output .dsz file")->required();
-  cmd->callback([args] { run_compress(*args); });
+  cmd->callback([args] {
+#ifdef DEEPSZ_HAVE_MPI
+    if (distributed::launched_by_mpi()) return run_compress_distributed(*args);
+#endif
+    run_compress(*args, nullptr);
+  });
 }
 
 }  // namespace deepsz::cli
