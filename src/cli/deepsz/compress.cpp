@@ -11,6 +11,7 @@
 #include "deepsz/container.h"
 #include "deepsz/error.h"
 #include "deepsz/model/runtime.h"
+#include "deepsz/pipeline/collective.h"
 #include "deepsz/pipeline/pipeline.h"
 #include "weights_cli.h"
 #ifdef DEEPSZ_HAVE_MPI
