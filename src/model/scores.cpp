@@ -11,7 +11,10 @@ torch::Tensor top_mask(const torch::Tensor& score, const torch::Tensor* old_mask
   torch::Tensor a = score.detach().flatten().clone();
   if (old_mask) a.masked_fill_(old_mask->flatten().logical_not(), -1.0f);
   keep = std::max<int64_t>(1, std::min<int64_t>(keep, a.numel()));
-  auto idx = std::get<1>(a.topk(keep, 0, true, true));
+  // Unsorted: ATen picks the same k elements either way (partial_sort for a
+  // small k, else nth_element, which `sorted` only orders afterwards), and
+  // sorting millions of survivors of an AlexNet fc layer took seconds a call.
+  auto idx = std::get<1>(a.topk(keep, 0, true, /*sorted=*/false));
   torch::Tensor m = torch::zeros({a.numel()}, torch::kBool);
   m.index_fill_(0, idx, true);
   if (old_mask) m.logical_and_(old_mask->flatten());
