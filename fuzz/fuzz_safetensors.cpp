@@ -11,28 +11,6 @@
 
 namespace ic = deepsz::interchange;
 
-namespace {
-
-double value_at(const ic::RawTensor& t, size_t i) {
-  switch (t.storage) {
-    case ic::Storage::f32: {
-      float v;
-      std::memcpy(&v, t.bytes.data() + 4 * i, 4);
-      return v;
-    }
-    case ic::Storage::f16:
-    case ic::Storage::bf16: {
-      uint16_t h;
-      std::memcpy(&h, t.bytes.data() + 2 * i, 2);
-      return t.storage == ic::Storage::f16 ? ic::half_to_float(h) : ic::bfloat16_to_float(h);
-    }
-    case ic::Storage::bytes: break;
-  }
-  return 0;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ic::WeightsFile w;
   try {
@@ -60,8 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (a.bytes != b.bytes) deepsz::fuzz::die("a bit-exact tensor changed");
       continue;
     }
-    for (size_t i = 0; i < a.element_count(); ++i) {
-      const double x = value_at(a, i), y = value_at(b, i);
+    const std::vector<float> xs = ic::float_values(a), ys = ic::float_values(b);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double x = xs[i], y = ys[i];
       if (std::isnan(x) ? !std::isnan(y) : (std::isinf(x) ? x != y : !(std::fabs(x - y) <= o.bound.value)))
         deepsz::fuzz::die("a value outside the bound");
     }

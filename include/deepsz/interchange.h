@@ -61,6 +61,9 @@ uint16_t float_to_half(float f) noexcept;
 float bfloat16_to_float(uint16_t h) noexcept;
 uint16_t float_to_bfloat16(float f) noexcept;
 
+// The values of an f32, f16 or bf16 tensor as float32, each exactly.
+std::vector<float> float_values(const RawTensor& t);
+
 // ---- Weights-only compression ---------------------------------------------
 struct BoundRule {
   enum class Kind { absolute, relative_range, relative_rms };

@@ -54,22 +54,6 @@ std::vector<uint8_t> unpack_words(const std::vector<float>& words, uint64_t size
 // ---- values in their dtype -------------------------------------------------
 uint16_t u16_at(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 
-std::vector<float> widen(const RawTensor& t) {
-  const size_t n = t.bytes.size() / storage_element_bytes(t.storage);
-  std::vector<float> v(n);
-  const uint8_t* p = t.bytes.data();
-  for (size_t i = 0; i < n; ++i) {
-    if (t.storage == Storage::f32) {
-      const uint32_t u = uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 | uint32_t(p[4 * i + 2]) << 16 |
-                         uint32_t(p[4 * i + 3]) << 24;
-      std::memcpy(&v[i], &u, 4);
-    } else {
-      const uint16_t h = u16_at(p + 2 * i);
-      v[i] = t.storage == Storage::f16 ? half_to_float(h) : bfloat16_to_float(h);
-    }
-  }
-  return v;
-}
 
 std::vector<uint8_t> narrow(const std::vector<float>& v, Storage s) {
   std::vector<uint8_t> out(v.size() * storage_element_bytes(s));
@@ -116,10 +100,10 @@ double tensor_bound(const BoundRule& rule, const std::vector<float>& v) {
 // dtype, or +inf when a value breaks the bound or a NaN/infinity is not
 // reproduced bit for bit.
 double checked_error(const RawTensor& t, const std::vector<uint8_t>& back, double bound) {
-  const std::vector<float> a = widen(t);
+  const std::vector<float> a = float_values(t);
   RawTensor b = t;
   b.bytes = back;
-  const std::vector<float> d = widen(b);
+  const std::vector<float> d = float_values(b);
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     if (!std::isfinite(a[i])) {
@@ -169,6 +153,23 @@ void check_name(const std::string& name, std::set<std::string>& seen) {
 }
 
 }  // namespace
+
+std::vector<float> float_values(const RawTensor& t) {
+  const size_t n = t.bytes.size() / storage_element_bytes(t.storage);
+  std::vector<float> v(n);
+  const uint8_t* p = t.bytes.data();
+  for (size_t i = 0; i < n; ++i) {
+    if (t.storage == Storage::f32) {
+      const uint32_t u = uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 | uint32_t(p[4 * i + 2]) << 16 |
+                         uint32_t(p[4 * i + 3]) << 24;
+      std::memcpy(&v[i], &u, 4);
+    } else {
+      const uint16_t h = u16_at(p + 2 * i);
+      v[i] = t.storage == Storage::f16 ? half_to_float(h) : bfloat16_to_float(h);
+    }
+  }
+  return v;
+}
 
 const char* storage_name(Storage s) noexcept {
   switch (s) {
@@ -226,7 +227,7 @@ Container compress_weights(const WeightsFile& w, const WeightsOptions& o, Weight
     } else {
       if (t.bytes.size() != t.element_count() * storage_element_bytes(t.storage))
         fail(ErrorCode::invalid_argument, "tensor '" + t.name + "': byte count does not match its shape");
-      const std::vector<float> v = widen(t);
+      const std::vector<float> v = float_values(t);
       s.bound = tensor_bound(o.bound, v);
       s.coded_bound = s.bound;
       if (t.storage != Storage::f32 && s.bound > 0) {
