@@ -246,7 +246,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   // Allocation of an overall target density over the tensors; nested (the
   // densities never rise as the target falls) and capped at the current ones.
   std::function<std::vector<double>(double)> allocate;
-  if (o.allocation == "erk") {
+  if (lw.size() == 1) {
+    // One tensor: every allocation gives it the target itself (and the
+    // sensitivity scan would cost a sort and an evaluation per grid point
+    // for nothing: minutes on AlexNet's fc6).
+    allocate = [&lw](double target) { return std::vector<double>{std::min(lw[0].current, target)}; };
+  } else if (o.allocation == "erk") {
     // Erdos-Renyi-Kernel (Evci et al., RigL): density proportional to
     // sum(shape) / prod(shape), so large layers are pruned hardest (fc1 of
     // LeNet-300-100 ~2.3%, fc2 ~7%, fc3 ~55% at 3% overall).
@@ -305,10 +310,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     for (double d = 0.7; d >= 0.002; d *= 0.85) base_grid.push_back(d);
     for (auto& L : lw) {
       double worst = 0;
+      // The scores ranked once; each grid point keeps a prefix of the ranking.
+      const torch::Tensor* old = m.masks.count(L.name) ? &m.masks[L.name] : nullptr;
+      const torch::Tensor ranking = score_ranking(score(L.name), old);
       for (double d : base_grid) {
         if (d >= L.current * 0.999) continue;
-        const torch::Tensor* old = m.masks.count(L.name) ? &m.masks[L.name] : nullptr;
-        torch::Tensor mk = top_mask(score(L.name), old, std::llround(d * static_cast<double>(L.numel)));
+        torch::Tensor mk = ranked_mask(ranking, m.param(L.name).sizes(), std::llround(d * static_cast<double>(L.numel)));
         torch::Tensor w = m.param(L.name).detach() * mk.to(torch::kFloat32);
         std::vector<float> values(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
         double loss = ref_eval.evaluate(Split::val, {{L.name, values}}).mean_loss() - ref_val_loss;

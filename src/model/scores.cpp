@@ -21,6 +21,22 @@ torch::Tensor top_mask(const torch::Tensor& score, const torch::Tensor* old_mask
   return m.view(score.sizes());
 }
 
+torch::Tensor score_ranking(const torch::Tensor& score, const torch::Tensor* old_mask) {
+  torch::Tensor a = score.detach().flatten();
+  torch::Tensor alive = old_mask ? old_mask->flatten().nonzero().flatten() : torch::arange(a.numel());
+  torch::Tensor order = std::get<1>(a.index_select(0, alive).sort(/*stable=*/true, 0, /*descending=*/true));
+  return alive.index_select(0, order);
+}
+
+torch::Tensor ranked_mask(const torch::Tensor& ranking, c10::IntArrayRef shape, int64_t keep) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  keep = std::max<int64_t>(std::min<int64_t>(1, ranking.numel()), std::min<int64_t>(keep, ranking.numel()));
+  torch::Tensor m = torch::zeros({n}, torch::kBool);
+  m.index_fill_(0, ranking.slice(0, 0, keep), true);
+  return m.view(shape);
+}
+
 // Root mean square of each input feature of the layers owning `names` (native
 // models; an fc weight gets one value per input column, a convolution one per
 // input channel), shaped to broadcast against the weight. A weight's pruning

@@ -84,6 +84,11 @@ std::string dense_cert_record(const Model& input, Evaluator& input_eval, const D
 // Pruning scores (scores.cpp). Keeps the `keep` largest scores among the
 // currently unmasked entries (ties by index).
 torch::Tensor top_mask(const torch::Tensor& score, const torch::Tensor* old_mask, int64_t keep);
+// The flat indices of the unmasked entries, highest score first (ties by
+// index), and the mask of the first `keep` of them: top_mask for many `keep`
+// at the cost of one sort.
+torch::Tensor score_ranking(const torch::Tensor& score, const torch::Tensor* old_mask);
+torch::Tensor ranked_mask(const torch::Tensor& ranking, c10::IntArrayRef shape, int64_t keep);
 // The rms of each input feature of the layers owning `names` (|w| x this is
 // the activation score); empty for TorchScript models.
 std::map<std::string, torch::Tensor> input_scales(Model::Impl& m, const torch::Tensor& X,
