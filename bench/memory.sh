@@ -28,7 +28,7 @@ export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 
 # Random 224x224 RGB images as .npy (the selection split is carved from the
 # training file; nothing is trained).
-python3 - "$WORK/data" "$IMAGES" <<'PY'
+/usr/bin/python3 - "$WORK/data" "$IMAGES" <<'PY'
 import os, sys
 import numpy as np
 d, n = sys.argv[1], int(sys.argv[2])

@@ -53,7 +53,7 @@ for arch in "${ARCHS[@]}"; do
     dstart=$(date +%s.%N)
     "$DEEPSZ" decompress "$OUT/$arch-$method.dsz" -q -o "$OUT/$arch-$method-restored.pt"
     dend=$(date +%s.%N)
-    python3 - "$OUT/$arch-$method.json" "$arch" "$method" "$start" "$end" "$dstart" "$dend" <<'PY'
+    /usr/bin/python3 - "$OUT/$arch-$method.json" "$arch" "$method" "$start" "$end" "$dstart" "$dend" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 arch, method = sys.argv[2], sys.argv[3]
