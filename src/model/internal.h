@@ -24,12 +24,15 @@ struct Layer {
 
 std::vector<Layer> build_layers(const std::string& architecture, const InputShape& input, int64_t classes);
 
+struct OnnxProgram;  // onnx_program.h
+
 struct Model::Impl {
   FileKind kind = FileKind::native;
   std::map<std::string, std::string> meta;
   std::vector<Layer> layers;                                  // native only
   std::vector<std::pair<std::string, torch::Tensor>> params;  // torchscript: aliases of the module's
   std::optional<torch::jit::Module> module;                   // torchscript only
+  std::shared_ptr<const OnnxProgram> onnx;                    // onnx only (immutable, shared by copies)
   std::map<std::string, torch::Tensor> masks;                 // bool, shaped like the parameter
   bool training = false;
 

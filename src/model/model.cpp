@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "internal.h"
+#include "onnx_program.h"
 
 namespace deepsz::model {
 namespace {
@@ -151,6 +152,7 @@ std::unique_ptr<Model::Impl> Model::Impl::clone() const {
   c->layers = layers;
   c->training = training;
   for (const auto& [n, m] : masks) c->masks[n] = m.clone();
+  c->onnx = onnx;
   if (module) {
     // Without the guard, deepcopy clones parameters through autograd and they
     // stop being leaves (optimisers then refuse them).
@@ -197,6 +199,7 @@ ParamKind Model::Impl::kind_of(const std::string& name) const {
     size_t n = std::strlen(s);
     return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
   };
+  if (kind == FileKind::onnx) return onnx_param_kind(*onnx, name);
   if (ends_with("bias") && t.dim() == 1) return ParamKind::bias;
   if (kind == FileKind::native) {
     int li = layer_of(name);
@@ -219,6 +222,7 @@ torch::Tensor Model::Impl::forward(const torch::Tensor& x) {
     if (!out.isTensor()) throw Error(ErrorCode::invalid_argument, "the TorchScript module's forward() must return one tensor");
     return out.toTensor();
   }
+  if (onnx) return onnx_run(*onnx, x, params);
   return run_layers(x, 0, layers.size());
 }
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <sstream>
 
 #include "internal.h"
+#include "onnx_program.h"
 
 namespace deepsz::model {
 namespace {
@@ -148,12 +150,29 @@ std::map<std::string, std::vector<uint8_t>> parse_masks_blob(const std::string& 
   return out;
 }
 
+bool has_onnx_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".onnx";
+}
+
 }  // namespace
 
 Model Model::load(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::io_error, "cannot open " + path);
   std::vector<char> bytes = read_bytes(path);
+  if (has_onnx_extension(path)) {
+    OnnxLoaded o = onnx_load(bytes, path);
+    auto impl = std::make_unique<Impl>();
+    impl->kind = FileKind::onnx;
+    impl->onnx = std::move(o.program);
+    impl->params = std::move(o.params);
+    impl->meta = std::move(o.meta);
+    // A pruned weight is exactly zero; the mask is where the values are not.
+    for (const std::string& name : o.masked) impl->masks[name] = impl->param(name).ne(0);
+    return Model(std::move(impl));
+  }
   if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
     throw Error(ErrorCode::foreign_format, path + ": not a deepsz or TorchScript model (not a zip archive)");
   auto impl = std::make_unique<Impl>();
@@ -292,6 +311,14 @@ void Model::save(const std::string& path) const {
       std::vector<char> bytes = torch::pickle_save(top);
       std::ofstream out(tmp, std::ios::binary);
       out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      out.close();
+      if (!out) throw Error(ErrorCode::io_error, "cannot write " + tmp);
+    } else if (impl_->kind == FileKind::onnx) {
+      std::vector<std::string> masked;
+      for (const auto& [n, m] : impl_->masks) masked.push_back(n);
+      const std::vector<uint8_t> bytes = onnx_save(*impl_->onnx, impl_->params, impl_->meta, masked);
+      std::ofstream out(tmp, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
       out.close();
       if (!out) throw Error(ErrorCode::io_error, "cannot write " + tmp);
     } else {

@@ -337,11 +337,12 @@ CompressReport CompressionJob::finish(const std::string& output) {
   for (const auto& p : plans_)
     if (p.masked) masks += (masks.empty() ? "" : ",") + p.info.name;
   if (!masks.empty()) c.set_meta("deepsz.masks", masks);
-  if (input_.file_kind() == model::FileKind::torchscript) {
-    // The module's code and structure, parameters zeroed (the tensors above
-    // carry them): what the decoder needs to write a TorchScript file again.
-    c.set_meta(kTorchScriptKey, torchscript_shell(input_));
-    r.torchscript_bytes = c.meta(kTorchScriptKey).size();
+  if (input_.file_kind() != model::FileKind::native) {
+    // The module's code and structure or the ONNX graph, parameters zeroed
+    // (the tensors carry them): what the decoder needs to write the file again.
+    const char* key = input_.file_kind() == model::FileKind::onnx ? kOnnxKey : kTorchScriptKey;
+    c.set_meta(key, model_shell(input_));
+    r.torchscript_bytes = c.meta(key).size();
   }
   // The budget line is compact on purpose: every byte of metadata costs
   // ratio (docs/PIPELINE.md); the details go to the report.

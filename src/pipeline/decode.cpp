@@ -61,14 +61,17 @@ model::Model decompress_model(const Container& c, unsigned threads) {
     throw Error(ErrorCode::foreign_format,
                 "not a deepsz model container (no '" + std::string(kModelKindKey) + "=" + kModelKindValue +
                     "' metadata; raw tensors can be extracted with `dsz decompress`)");
-  const std::string shell = c.meta(detail::kTorchScriptKey);
-  if (shell.empty()) return decompress_native(c, threads);
-  // A TorchScript module: its archive (parameters zeroed), then every
-  // parameter from its tensor.
-  model::Model m = detail::torchscript_from_shell(shell);
+  const std::string ts = c.meta(detail::kTorchScriptKey), onnx = c.meta(detail::kOnnxKey);
+  if (ts.empty() && onnx.empty()) return decompress_native(c, threads);
+  if (!ts.empty() && !onnx.empty())
+    throw Error(ErrorCode::corruption_detected, "model container: both a TorchScript module and an ONNX graph");
+  // A TorchScript module or an ONNX graph: its file (parameters zeroed),
+  // then every parameter from its tensor.
+  model::Model m = ts.empty() ? detail::model_from_shell(onnx, model::FileKind::onnx)
+                              : detail::model_from_shell(ts, model::FileKind::torchscript);
   const std::vector<model::ParamInfo> infos = m.parameters();
   if (infos.size() != c.tensors.size())
-    throw Error(ErrorCode::corruption_detected, "model container: the TorchScript module has " +
+    throw Error(ErrorCode::corruption_detected, "model container: the " + m.architecture() + " model has " +
                                                     std::to_string(infos.size()) + " parameters, the container " +
                                                     std::to_string(c.tensors.size()) + " tensors");
   for (const auto& p : infos) {

@@ -84,12 +84,15 @@ std::string short_number(double v);
 
 namespace deepsz::pipeline::detail {
 
-// TorchScript input: the module's archive with every parameter zeroed,
+// TorchScript and ONNX input: the model file with every parameter zeroed,
 // zstd-compressed and base64-encoded, travels as the metadata value of
-// kTorchScriptKey; the decoder loads it and sets the decoded parameters.
+// kTorchScriptKey or kOnnxKey; the decoder loads it and sets the decoded
+// parameters.
 inline constexpr const char* kTorchScriptKey = "deepsz.torchscript";
-std::string torchscript_shell(const model::Model& m);          // the metadata value
-model::Model torchscript_from_shell(const std::string& value);  // the module, zero parameters
+inline constexpr const char* kOnnxKey = "deepsz.onnx";
+std::string model_shell(const model::Model& m);  // the metadata value (TorchScript or ONNX)
+// The model, zero parameters; refuses a shell of another kind than `kind`.
+model::Model model_from_shell(const std::string& value, model::FileKind kind);
 std::string base64_encode(const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> base64_decode(const std::string& text);    // corruption_detected on bad input
 

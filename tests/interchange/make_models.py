@@ -3,6 +3,12 @@
 
 make_models.py safetensors OUT [--dtype f32|f16|bf16|mixed] [--seed N]
 make_models.py onnx OUT --net lenet300|lenet5 [--dtype f32|f16] [--float-data] [--seed N]
+make_models.py export-onnx MODEL.pt OUT [--op OP] [--softmax 1]
+    a deepsz-native LeNet-300-100 or LeNet-5 (read with python3-torch) as an
+    ONNX graph of Flatten/Conv/MaxPool/Gemm/Relu computing the same function,
+    its metadata and masked tensors in metadata_props (as deepsz writes them);
+    --op replaces the first Relu by OP (an unsupported op for the tests),
+    --softmax 1 ends the graph with a Softmax.
 make_models.py check-onnx FILE           onnx.checker on FILE (exit 1 on failure)
 make_models.py compare-onnx ORIG DECODED DIR BOUND
     the graphs equal but for the float initializers' data; every float
@@ -142,6 +148,65 @@ def make_onnx(out, net, dtype, float_data, seed):
     onnx.save(model, out)
 
 
+def export_onnx(model_path, out, op, softmax):
+    import onnx
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+    d = torch.load(model_path)
+    meta = dict(d["metadata"])
+    arch = meta.get("architecture")
+    params = {k: v.numpy().astype(np.float32) for k, v in d["parameters"].items()}
+    c, h, w = (int(x) for x in meta["input"].split("x"))
+    classes = int(meta["classes"])
+    nodes, relu = [], [op or "Relu"]
+
+    def act(src, dst):
+        kind = relu[0]
+        relu[0] = "Relu"
+        nodes.append(helper.make_node(kind, [src], [dst]))
+
+    if arch == "lenet300":
+        nodes.append(helper.make_node("Flatten", ["x"], ["f"]))
+        prev = "f"
+        for i in (1, 2, 3):
+            nodes.append(helper.make_node("Gemm", [prev, f"fc{i}.weight", f"fc{i}.bias"], [f"g{i}"], transB=1))
+            prev = f"g{i}"
+            if i < 3:
+                act(prev, f"r{i}")
+                prev = f"r{i}"
+    elif arch == "lenet5":
+        nodes += [helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], kernel_shape=[5, 5]),
+                  helper.make_node("MaxPool", ["c1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+                  helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], kernel_shape=[5, 5]),
+                  helper.make_node("MaxPool", ["c2"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+                  helper.make_node("Flatten", ["p2"], ["f"]),
+                  helper.make_node("Gemm", ["f", "fc1.weight", "fc1.bias"], ["g1"], transB=1)]
+        act("g1", "r1")
+        nodes.append(helper.make_node("Gemm", ["r1", "fc2.weight", "fc2.bias"], ["g2"], transB=1))
+        prev = "g2"
+    else:
+        raise SystemExit(f"export-onnx: {model_path} is a {arch}, not lenet300 or lenet5")
+    if softmax:
+        nodes.append(helper.make_node("Softmax", [prev], ["probabilities"], axis=1))
+        prev = "probabilities"
+    inits = [numpy_helper.from_array(a, name) for name, a in params.items()]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, h, w])
+    y = helper.make_tensor_value_info(prev, TensorProto.FLOAT, ["N", classes])
+    graph = helper.make_graph(nodes, arch, [x], [y], inits)
+    model = helper.make_model(graph, producer_name="deepsz-tests", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for k in ("architecture", "input", "classes"):
+        meta.pop(k, None)
+    props = {"deepsz:metadata": json.dumps({k: v for k, v in meta.items() if not k.startswith("xxh64:")})}
+    masked = [k for k in params if k in d["masks"]]
+    if masked:
+        props["deepsz:masks"] = ",".join(masked)
+    helper.set_model_props(model, props)
+    if not op:
+        onnx.checker.check_model(model)
+    onnx.save(model, out)
+
+
 def load_f32(path):
     return np.fromfile(path, dtype="<f4")
 
@@ -239,6 +304,9 @@ def main(argv):
     elif cmd == "onnx":
         make_onnx(argv[2], opts.get("--net", "lenet300"), opts.get("--dtype", "f32"),
                   opts.get("--float-data", "0") == "1", seed)
+    elif cmd == "export-onnx":
+        opts = dict(zip(argv[4::2], argv[5::2]))
+        export_onnx(argv[2], argv[3], opts.get("--op"), opts.get("--softmax", "0") == "1")
     elif cmd == "check-onnx":
         import onnx
         onnx.checker.check_model(onnx.load(argv[2]))

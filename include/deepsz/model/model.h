@@ -29,7 +29,9 @@ struct ParamInfo {
 // native: written by deepsz (a torch.save-compatible pickle archive, see
 // docs/MODEL.md); torchscript: a TorchScript module from PyTorch (or from
 // deepsz after loading one), evaluated through its own forward().
-enum class FileKind { native, torchscript };
+// onnx: an ONNX model whose ops deepsz runs (docs/FORMATS.md); written back
+// as ONNX, deepsz's metadata in its metadata_props.
+enum class FileKind { native, torchscript, onnx };
 
 struct InputShape {
   int64_t channels = 1;
@@ -79,7 +81,8 @@ class Model {
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
 
-  // Any accepted file: deepsz-native or TorchScript. Throws deepsz::Error.
+  // Any accepted file: deepsz-native, TorchScript, or ONNX (by its
+  // extension .onnx, any case). Throws deepsz::Error.
   static Model load(const std::string& path);
   // A freshly initialised network (PyTorch's default init), seeded.
   static Model create(const std::string& architecture, const InputShape& input,
@@ -98,7 +101,7 @@ class Model {
 
   FileKind file_kind() const;
   bool is_sequential() const;        // native models: activations can be cached
-  std::string architecture() const;  // "torchscript" for foreign modules
+  std::string architecture() const;  // "torchscript" or "onnx" for foreign models
   InputShape input_shape() const;    // torchscript: unknown until evaluated (default 1x28x28)
   int64_t num_classes() const;       // torchscript: 0 until evaluated
   Preprocessing preprocessing() const;

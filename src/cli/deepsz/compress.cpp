@@ -41,8 +41,11 @@ struct CompressArgs {
 // the one bound given (docs/FORMATS.md).
 void run_compress_weights(const CompressArgs& a) {
   if (a.max_loss >= 0)
-    throw Error(ErrorCode::invalid_argument, a.model + ": --max-loss needs a network deepsz can run; for "
-                                                       "safetensors and ONNX give --bound or --bound-rms (weights only)");
+    throw Error(ErrorCode::invalid_argument,
+                a.model + (cli_common::weights_format_of_path(a.model) == "onnx"
+                               ? ": give --max-loss (the network assessed) or --bound/--bound-rms (weights only), not both"
+                               : ": --max-loss needs a network deepsz can run; for safetensors give --bound or "
+                                 "--bound-rms (weights only)"));
   if ((a.bound >= 0) == (a.bound_rms >= 0))
     throw Error(ErrorCode::invalid_argument, "give exactly one of --bound and --bound-rms for " + a.model);
   check_output_path(a.output, {a.model});
@@ -54,13 +57,15 @@ void run_compress_weights(const CompressArgs& a) {
 }
 
 void run_compress(const CompressArgs& a, pipeline::Collective* collective) {
-  if (!cli_common::weights_format_of_path(a.model).empty()) {
+  const std::string weights_format = cli_common::weights_format_of_path(a.model);
+  // ONNX: the network is run (assessed, certified) unless a bound is given.
+  if (weights_format == "safetensors" || (weights_format == "onnx" && (a.bound >= 0 || a.bound_rms >= 0))) {
     // Weights only: nothing to share, so one rank does it all.
     if (!collective || collective->rank() == 0) run_compress_weights(a);
     return;
   }
   if (a.bound >= 0 || a.bound_rms >= 0)
-    throw Error(ErrorCode::invalid_argument, "--bound and --bound-rms are for .safetensors and .onnx models");
+    throw Error(ErrorCode::invalid_argument, "--bound and --bound-rms are for .safetensors and .onnx models (weights only)");
   const bool root = !collective || collective->rank() == 0;
   if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
     throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points (required for this model)");
@@ -134,7 +139,7 @@ void run_compress_distributed(CompressArgs a) {
 void add_compress_command(CLI::App& app) {
   auto args = std::make_shared<CompressArgs>();
   CLI::App* cmd = app.add_subcommand("compress", "compress a model under an accuracy budget (DeepSZ)");
-  cmd->add_option("model", args->model, "model file (deepsz-native, TorchScript, or .safetensors/.onnx for weights only)")->required();
+  cmd->add_option("model", args->model, "model file (deepsz-native, TorchScript, ONNX, or .safetensors for weights only)")->required();
   add_data_options(cmd, args->data);
   cmd->add_option("--max-loss", args->max_loss,
                   "largest validation top-1 loss in points, against the dense ancestor when recorded")

@@ -23,18 +23,24 @@ struct DecompressArgs {
 void run_decompress(const DecompressArgs& a) {
   model::init_runtime(a.threads);
   check_output_path(a.output, {a.input});
-  if (!cli_common::weights_format_of_path(a.output).empty()) {
+  const std::string format = cli_common::weights_format_of_path(a.output);
+  auto t0 = std::chrono::steady_clock::now();
+  const Container c = read_container_file(a.input);
+  if (interchange::is_weights_container(c) || format == "safetensors") {
     // A .dsz of safetensors or ONNX weights: no network, no libtorch work.
-    const Container c = read_container_file(a.input);
     if (!interchange::is_weights_container(c))
-      throw Error(ErrorCode::invalid_argument, a.input + " holds a deepsz model, not safetensors or ONNX weights: "
-                                                         "give -o a model file (.pt)");
+      throw Error(ErrorCode::invalid_argument, a.input + " holds a deepsz model, not safetensors weights: "
+                                                         "give -o a model file (.pt, or .onnx for an ONNX model)");
     cli_common::decompress_weights_file(c, a.input, a.output, unsigned(std::max(1, a.threads)), kDefaultMaxDecodedBytes,
                                         a.quiet);
     return;
   }
-  auto t0 = std::chrono::steady_clock::now();
-  model::Model m = pipeline::decompress_model_file(a.input, static_cast<unsigned>(std::max(1, model::runtime_threads())));
+  model::Model m = pipeline::decompress_model(c, static_cast<unsigned>(std::max(1, model::runtime_threads())));
+  // The file is written in the model's own format: the name must say it.
+  if ((m.file_kind() == model::FileKind::onnx) != (format == "onnx"))
+    throw Error(ErrorCode::invalid_argument,
+                a.input + " holds " + (m.file_kind() == model::FileKind::onnx ? "an ONNX model: give -o a .onnx file"
+                                                                              : "a deepsz or TorchScript model: give -o a .pt file"));
   m.save(a.output);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.quiet)
@@ -49,7 +55,7 @@ void add_decompress_command(CLI::App& app) {
   cmd->add_option("input", args->input, ".dsz model written by deepsz compress")->required();
   cmd->add_option("--threads", args->threads, "decoding threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing");
-  cmd->add_option("-o,--output", args->output, "output model file (.safetensors or .onnx for a .dsz of those weights)")->required();
+  cmd->add_option("-o,--output", args->output, "output model file (.pt; .onnx for an ONNX model; .safetensors or .onnx for a .dsz of those weights)")->required();
   cmd->callback([args] { run_decompress(*args); });
 }
 

@@ -42,7 +42,7 @@ void run_info(const InfoArgs& a) {
   if (a.json) {
     nlohmann::json j;
     j["model"] = a.model;
-    j["format"] = m.file_kind() == model::FileKind::native ? "deepsz" : "torchscript";
+    j["format"] = m.file_kind() == model::FileKind::native ? "deepsz" : m.file_kind() == model::FileKind::onnx ? "onnx" : "torchscript";
     j["architecture"] = m.architecture();
     j["params"] = total;
     j["layers"] = layers;
@@ -51,7 +51,8 @@ void run_info(const InfoArgs& a) {
     return;
   }
   std::printf("%s: %s (%s file), %lld parameters\n", a.model.c_str(), m.architecture().c_str(),
-              m.file_kind() == model::FileKind::native ? "deepsz" : "TorchScript", static_cast<long long>(total));
+              m.file_kind() == model::FileKind::native ? "deepsz" : m.file_kind() == model::FileKind::onnx ? "ONNX" : "TorchScript",
+              static_cast<long long>(total));
   std::printf("%-16s %-12s %-16s %12s %9s\n", "name", "kind", "shape", "params", "density");
   for (const auto& l : layers)
     std::printf("%-16s %-12s %-16s %12lld %8.3f%%%s\n", l["name"].get<std::string>().c_str(),

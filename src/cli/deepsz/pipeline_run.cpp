@@ -70,6 +70,24 @@ double pruned_density(const model::Model& m) {
   return all > 0 ? kept / all : 1.0;
 }
 
+// FNV-1a of a file's bytes: part of the cache names of a model given as a
+// file, so that another file of the same name is never taken for it.
+std::string content_tag(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw Error(ErrorCode::io_error, "cannot open " + path);
+  uint64_t h = 1469598103934665603ull;
+  std::vector<unsigned char> buf(1 << 16);
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0)
+    for (size_t i = 0; i < n; ++i) h = (h ^ buf[i]) * 1099511628211ull;
+  std::fclose(f);
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(out, 12);
+}
+
+bool is_builtin(const std::string& m) { return m == "lenet300" || m == "lenet5"; }
+
 void run_pipeline(RunArgs a) {
   if (!(a.max_loss >= 0.0 && a.max_loss <= 100.0))
     throw Error(ErrorCode::invalid_argument, "--max-loss must be in [0, 100] points");
@@ -84,8 +102,20 @@ void run_pipeline(RunArgs a) {
   const fs::path dir(cache);
   DataOptions data_options = a.data;
   if (data_options.split_seed == 0) data_options.split_seed = a.seed;
+  // --model FILE: a trained model (deepsz, TorchScript or ONNX) is the dense
+  // model; nothing is trained.
+  const bool from_file = !is_builtin(a.arch);
+  model::Model dense;
+  std::string name = a.arch, ext = ".pt";
+  if (from_file) {
+    check_model_file(a.arch);
+    dense = model::Model::load(a.arch);
+    apply_preprocessing(a.data, dense);
+    name = fs::path(a.arch).stem().string() + "-" + content_tag(a.arch);
+    if (dense.file_kind() == model::FileKind::onnx) ext = ".onnx";
+  }
   auto t0 = Clock::now();
-  model::Dataset data = load_data_for(data_options, nullptr);
+  model::Dataset data = load_data_for(data_options, from_file ? &dense : nullptr);
   const double t_data = since(t0);
   const bool certified = data.certified();
   // The seed and the split are part of every cache name: a model trained or
@@ -93,7 +123,7 @@ void run_pipeline(RunArgs a) {
   // images it saw).
   const std::string seed_tag = a.seed == 1 ? "" : "-s" + std::to_string(a.seed);
   const std::string split_tag = certified ? "" : "-uncertified";
-  const std::string dense_path = (dir / (a.arch + seed_tag + split_tag + "-dense.pt")).string();
+  const std::string dense_path = from_file ? a.arch : (dir / (a.arch + seed_tag + split_tag + "-dense.pt")).string();
   // LeNet-5 prunes with distillation from the dense model, eight epochs a
   // step, Fisher scores under one global threshold (docs/PRUNING.md, run
   // G8: 3.69% where the previous recipe, run T3's distillation and five
@@ -107,17 +137,17 @@ void run_pipeline(RunArgs a) {
   const std::string reserve_tag =
       certified ? "-c" + number_tag(a.confidence) + (a.arch == "lenet5" ? "" : "-kd0.5") + "-sp" : "";
   const std::string pruned_path =
-      (dir / (a.arch + seed_tag + split_tag + "-pruned-" + number_tag(a.max_loss) + "-m" + number_tag(a.compress_share) +
-              reserve_tag + (lenet5_recipe ? "-kd0.5-e8-fisher-global-aug2" : "") + ".pt"))
+      (dir / (name + seed_tag + split_tag + "-pruned-" + number_tag(a.max_loss) + "-m" + number_tag(a.compress_share) +
+              reserve_tag + (lenet5_recipe ? "-kd0.5-e8-fisher-global-aug2" : "") + ext))
           .string();
-  const std::string stem = a.arch + seed_tag + split_tag + "-" + number_tag(a.max_loss);
+  const std::string stem = name + seed_tag + split_tag + "-" + number_tag(a.max_loss);
   const std::string dsz_path = (dir / (stem + ".dsz")).string();
-  const std::string restored_path = (dir / (stem + "-restored.pt")).string();
+  const std::string restored_path = (dir / (stem + "-restored" + ext)).string();
   // --json: stdout carries the one JSON object only; the story goes to stderr.
   std::FILE* out = a.json ? stderr : stdout;
   std::fprintf(out, "deepsz run: %s, seed %llu, budget %g points of top-1 against the dense model "
               "(pruning %g, compression the rest)%s\ndata: %lld training, %lld selection, %lld certification, %lld test images\ncache: %s%s\n",
-              a.arch.c_str(), static_cast<unsigned long long>(a.seed), a.max_loss, prune_loss,
+              name.c_str(), static_cast<unsigned long long>(a.seed), a.max_loss, prune_loss,
               certified ? ", certified on images no decision used" : ", uncertified (--cert 0)",
               static_cast<long long>(data.train.size()), static_cast<long long>(data.val.size()),
               static_cast<long long>(data.cert.size()), static_cast<long long>(data.test.size()), cache.c_str(),
@@ -126,9 +156,8 @@ void run_pipeline(RunArgs a) {
 
   // Train (or reuse).
   t0 = Clock::now();
-  bool dense_cached = !a.fresh && fs::exists(dense_path);
-  model::Model dense;
-  if (dense_cached) {
+  bool dense_cached = from_file || (!a.fresh && fs::exists(dense_path));
+  if (dense_cached && !from_file) {
     dense = model::Model::load(dense_path);
     // A model cached by an older deepsz, trained with other defaults (the
     // weight decay of LeNet-5 changed in session 3): train it again.
@@ -165,9 +194,9 @@ void run_pipeline(RunArgs a) {
   // from a denser one. Each is compressed; the smallest .dsz is kept.
   t0 = Clock::now();
   auto alt_path = [&](int i) {
-    return pruned_path.substr(0, pruned_path.size() - 3) + ".alt" + std::to_string(i) + ".pt";
+    return pruned_path.substr(0, pruned_path.size() - ext.size()) + ".alt" + std::to_string(i) + ext;
   };
-  const bool pruned_cached = dense_cached && fs::exists(pruned_path);
+  const bool pruned_cached = dense_cached && !(from_file && a.fresh) && fs::exists(pruned_path);
   std::vector<model::Model> candidates;  // [0]: the sparsest accepted (fine-tuned)
   std::vector<std::string> candidate_paths;
   if (pruned_cached) {
@@ -182,7 +211,9 @@ void run_pipeline(RunArgs a) {
     model::PruneOptions o;
     o.max_loss = a.max_loss;
     o.margin = a.compress_share;
-    o.conv = a.arch != "lenet300";
+    o.conv = a.arch == "lenet5";
+    if (from_file)
+      for (const auto& p : dense.parameters()) o.conv = o.conv || p.kind == model::ParamKind::conv_weight;
     o.alternatives = a.alternatives;
     o.seed = a.seed;
     o.certify_confidence = a.confidence;
@@ -372,8 +403,12 @@ void add_run_command(CLI::App& app) {
                   "denser accepted pruned states also compressed (default 4, spread 1, 2, 4, 8 steps back; 2 "
                   "with --cert 0); the smallest certified .dsz is kept")
       ->check(CLI::Range(0, 10));
-  cmd->add_option("--model", args->arch, "lenet300 or lenet5")
-      ->check(CLI::IsMember({"lenet300", "lenet5"}))
+  cmd->add_option("--model", args->arch,
+                  "lenet300 or lenet5 (trained here), or a trained model file (deepsz, TorchScript or .onnx) as the dense model")
+      ->check([](const std::string& m) {
+        return is_builtin(m) || fs::is_regular_file(m) ? std::string()
+                                                       : "lenet300, lenet5, or an existing model file: not " + m;
+      })
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed of the dense training, the splits and the pruning")
       ->capture_default_str()

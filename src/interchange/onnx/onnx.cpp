@@ -88,7 +88,121 @@ std::vector<uint8_t> initializer_bytes(const onnx::TensorProto& t, const FloatTy
   return out;
 }
 
+constexpr const char* kPropertyPrefix = "deepsz:";
+
+const char* dtype_name(int id) {
+  switch (id) {
+    case onnx::TensorProto_DataType_FLOAT: return "FLOAT";
+    case onnx::TensorProto_DataType_UINT8: return "UINT8";
+    case onnx::TensorProto_DataType_INT8: return "INT8";
+    case onnx::TensorProto_DataType_UINT16: return "UINT16";
+    case onnx::TensorProto_DataType_INT16: return "INT16";
+    case onnx::TensorProto_DataType_INT32: return "INT32";
+    case onnx::TensorProto_DataType_INT64: return "INT64";
+    case onnx::TensorProto_DataType_STRING: return "STRING";
+    case onnx::TensorProto_DataType_BOOL: return "BOOL";
+    case onnx::TensorProto_DataType_FLOAT16: return "FLOAT16";
+    case onnx::TensorProto_DataType_DOUBLE: return "DOUBLE";
+    case onnx::TensorProto_DataType_UINT32: return "UINT32";
+    case onnx::TensorProto_DataType_UINT64: return "UINT64";
+    case onnx::TensorProto_DataType_BFLOAT16: return "BFLOAT16";
+    default: return "UNDEFINED";
+  }
+}
+
+// A constant tensor's values as little-endian bytes: float types as
+// initializer_bytes, INT64 from raw_data or int64_data; other types only
+// from raw_data.
+RawTensor constant_tensor(const onnx::TensorProto& t) {
+  check_plain(t);
+  RawTensor r;
+  r.name = t.name();
+  r.dtype = dtype_name(t.data_type());
+  for (int64_t d : t.dims()) r.shape.push_back(uint64_t(d));
+  const uint64_t n = element_count(t);
+  if (const FloatType* ft = float_type(t.data_type())) {
+    r.storage = ft->storage;
+    r.bytes = initializer_bytes(t, *ft);
+  } else if (t.has_raw_data()) {
+    r.bytes.assign(t.raw_data().begin(), t.raw_data().end());
+  } else if (t.data_type() == onnx::TensorProto_DataType_INT64) {
+    if (uint64_t(t.int64_data_size()) != n)
+      fail(ErrorCode::corruption_detected, "tensor '" + t.name() + "': " + std::to_string(t.int64_data_size()) + " int64_data values");
+    r.bytes.resize(n * 8);
+    if (n) std::memcpy(r.bytes.data(), t.int64_data().data(), r.bytes.size());  // little-endian hosts only
+  } else if (n) {
+    fail(ErrorCode::invalid_argument, "tensor '" + t.name() + "' of type " + r.dtype + " holds its values other than as raw_data (not supported)");
+  }
+  return r;
+}
+
+OnnxValue value_of(const onnx::ValueInfoProto& v) {
+  OnnxValue o;
+  o.name = v.name();
+  if (v.has_type() && v.type().has_tensor_type()) {
+    const auto& tt = v.type().tensor_type();
+    o.dtype = dtype_name(tt.elem_type());
+    if (tt.has_shape())
+      for (const auto& d : tt.shape().dim()) o.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  }
+  return o;
+}
+
 }  // namespace
+
+const OnnxAttribute* OnnxNode::attribute(const std::string& n) const {
+  for (const auto& a : attributes)
+    if (a.name == n) return &a;
+  return nullptr;
+}
+
+OnnxGraph onnx_graph(const WeightsFile& w) {
+  if (w.format != "onnx") fail(ErrorCode::invalid_argument, "not an ONNX model: " + w.format);
+  const onnx::ModelProto m = parse_model(w.frame.data(), w.frame.size());
+  OnnxGraph g;
+  for (const auto& op : m.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") g.opset = op.version();
+  const onnx::GraphProto& graph = m.graph();
+  std::set<std::string> initializers;
+  for (const auto& t : graph.initializer()) {
+    initializers.insert(t.name());
+    if (!float_type(t.data_type())) g.constants.push_back(constant_tensor(t));
+  }
+  for (const auto& v : graph.input())
+    if (!initializers.count(v.name())) g.inputs.push_back(value_of(v));
+  for (const auto& v : graph.output()) g.outputs.push_back(value_of(v));
+  for (const auto& n : graph.node()) {
+    OnnxNode o;
+    o.op_type = n.op_type();
+    o.domain = n.domain();
+    o.name = n.name();
+    o.inputs.assign(n.input().begin(), n.input().end());
+    o.outputs.assign(n.output().begin(), n.output().end());
+    for (const auto& a : n.attribute()) {
+      OnnxAttribute x;
+      x.name = a.name();
+      switch (a.type()) {
+        case onnx::AttributeProto_AttributeType_FLOAT: x.type = OnnxAttribute::Type::f; x.f = a.f(); break;
+        case onnx::AttributeProto_AttributeType_INT: x.type = OnnxAttribute::Type::i; x.i = a.i(); break;
+        case onnx::AttributeProto_AttributeType_STRING: x.type = OnnxAttribute::Type::s; x.s = a.s(); break;
+        case onnx::AttributeProto_AttributeType_TENSOR: x.type = OnnxAttribute::Type::tensor; x.t = constant_tensor(a.t()); break;
+        case onnx::AttributeProto_AttributeType_FLOATS:
+          x.type = OnnxAttribute::Type::floats;
+          x.floats.assign(a.floats().begin(), a.floats().end());
+          break;
+        case onnx::AttributeProto_AttributeType_INTS:
+          x.type = OnnxAttribute::Type::ints;
+          x.ints.assign(a.ints().begin(), a.ints().end());
+          break;
+        default: break;
+      }
+      o.attributes.push_back(std::move(x));
+    }
+    g.nodes.push_back(std::move(o));
+  }
+  for (const auto& p : m.metadata_props()) g.properties.emplace_back(p.key(), p.value());
+  return g;
+}
 
 WeightsFile parse_onnx(const uint8_t* data, size_t size) {
   onnx::ModelProto m = parse_model(data, size);
@@ -116,9 +230,21 @@ WeightsFile parse_onnx(const uint8_t* data, size_t size) {
   return w;
 }
 
-std::vector<uint8_t> serialize_onnx(const WeightsFile& w) {
+std::vector<uint8_t> serialize_onnx(const WeightsFile& w,
+                                    const std::vector<std::pair<std::string, std::string>>* properties) {
   if (w.format != "onnx") fail(ErrorCode::invalid_argument, "not an ONNX model: " + w.format);
   onnx::ModelProto m = parse_model(w.frame.data(), w.frame.size());
+  if (properties) {
+    auto* props = m.mutable_metadata_props();
+    for (int i = props->size() - 1; i >= 0; --i)
+      if (props->Get(i).key().rfind(kPropertyPrefix, 0) == 0) props->DeleteSubrange(i, 1);
+    for (const auto& [k, v] : *properties) {
+      if (k.rfind(kPropertyPrefix, 0) != 0) fail(ErrorCode::invalid_argument, "property '" + k + "' lacks the deepsz: prefix");
+      onnx::StringStringEntryProto* e = props->Add();
+      e->set_key(k);
+      e->set_value(v);
+    }
+  }
   size_t next = 0;
   for (onnx::TensorProto& t : *m.mutable_graph()->mutable_initializer()) {
     const FloatType* ft = float_type(t.data_type());

@@ -1,6 +1,7 @@
-// TorchScript models through the pipeline: the module's code and structure
-// travel in the .dsz as a zstd-compressed archive whose parameters are all
-// zero (docs/PIPELINE.md, "TorchScript input").
+// TorchScript and ONNX models through the pipeline: the module's code and
+// structure, or the ONNX graph, travel in the .dsz as a zstd-compressed model
+// file whose parameters are all zero (docs/PIPELINE.md, "TorchScript input";
+// docs/FORMATS.md).
 #include <unistd.h>
 #include <zstd.h>
 
@@ -20,10 +21,11 @@ constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 // frame that claims more is corrupt.
 constexpr uint64_t kMaxShellBytes = uint64_t(1) << 32;
 
-std::string temp_model_path() {
+std::string temp_model_path(model::FileKind kind) {
   static std::atomic<unsigned> counter{0};
   return (std::filesystem::temp_directory_path() /
-          ("deepsz-shell-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".pt"))
+          ("deepsz-shell-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+           (kind == model::FileKind::onnx ? ".onnx" : ".pt")))
       .string();
 }
 
@@ -89,13 +91,13 @@ std::vector<uint8_t> base64_decode(const std::string& t) {
   return out;
 }
 
-std::string torchscript_shell(const model::Model& m) {
+std::string model_shell(const model::Model& m) {
   model::Model shell = m;
   for (const auto& p : shell.parameters()) {
     shell.clear_mask(p.name);
     shell.set_parameter(p.name, std::vector<float>(size_t(p.numel), 0.0f));
   }
-  const std::string path = temp_model_path();
+  const std::string path = temp_model_path(m.file_kind());
   RemoveOnExit cleanup{path};
   shell.save(path);
   std::ifstream in(path, std::ios::binary);
@@ -108,16 +110,16 @@ std::string torchscript_shell(const model::Model& m) {
   return base64_encode(z);
 }
 
-model::Model torchscript_from_shell(const std::string& value) {
+model::Model model_from_shell(const std::string& value, model::FileKind kind) {
   const std::vector<uint8_t> z = base64_decode(value);
   const unsigned long long size = ZSTD_getFrameContentSize(z.data(), z.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxShellBytes)
-    throw Error(ErrorCode::corruption_detected, "model container: bad TorchScript archive");
+    throw Error(ErrorCode::corruption_detected, "model container: bad model archive");
   std::vector<uint8_t> raw(static_cast<size_t>(size));
   const size_t n = ZSTD_decompress(raw.data(), raw.size(), z.data(), z.size());
   if (ZSTD_isError(n) || n != raw.size())
-    throw Error(ErrorCode::corruption_detected, "model container: bad TorchScript archive");
-  const std::string path = temp_model_path();
+    throw Error(ErrorCode::corruption_detected, "model container: bad model archive");
+  const std::string path = temp_model_path(kind);
   RemoveOnExit cleanup{path};
   {
     std::ofstream out(path, std::ios::binary);
@@ -125,8 +127,9 @@ model::Model torchscript_from_shell(const std::string& value) {
     if (!out) throw Error(ErrorCode::io_error, "cannot write " + path);
   }
   model::Model m = model::Model::load(path);
-  if (m.file_kind() != model::FileKind::torchscript)
-    throw Error(ErrorCode::corruption_detected, "model container: the stored archive is not a TorchScript module");
+  if (m.file_kind() != kind)
+    throw Error(ErrorCode::corruption_detected, std::string("model container: the stored model is not ") +
+                                                    (kind == model::FileKind::onnx ? "an ONNX model" : "a TorchScript module"));
   return m;
 }
 
