@@ -406,6 +406,12 @@ std::string Model::metadata(const std::string& key, const std::string& fallback)
   auto it = impl_->meta.find(key);
   return it == impl_->meta.end() ? fallback : it->second;
 }
+void Model::clear_metadata() {
+  for (auto it = impl_->meta.begin(); it != impl_->meta.end();)
+    it = it->first == meta::architecture || it->first == meta::input || it->first == meta::classes
+             ? std::next(it)
+             : impl_->meta.erase(it);
+}
 void Model::set_metadata(const std::string& key, const std::string& value) {
   if (is_checksum_key(key))
     throw Error(ErrorCode::invalid_argument, "metadata key '" + key + "': keys beginning with 'xxh64:' are reserved");

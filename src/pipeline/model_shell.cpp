@@ -93,6 +93,9 @@ std::vector<uint8_t> base64_decode(const std::string& t) {
 
 std::string model_shell(const model::Model& m) {
   model::Model shell = m;
+  // The container carries the metadata (the decoder sets it on the model):
+  // the shell holds the structure only.
+  shell.clear_metadata();
   for (const auto& p : shell.parameters()) {
     shell.clear_mask(p.name);
     shell.set_parameter(p.name, std::vector<float>(size_t(p.numel), 0.0f));

@@ -2,6 +2,16 @@
 # The caller sets PROG to the program's name ("dsz", "deepsz"): every failing
 # command must print exactly one stderr line starting "PROG: ".
 failures=0
+
+# enter_work_dir NAME: a fresh directory (removed on exit) as the current one,
+# and the environment deepsz runs with in every test (no OpenMP re-exec:
+# half the start-up time; one OpenBLAS thread).
+enter_work_dir() {
+  export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+  trap 'rm -rf "$WORK"' EXIT
+  cd "$WORK" || exit 1
+}
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
 

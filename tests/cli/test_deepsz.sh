@@ -11,13 +11,9 @@ set -uo pipefail
 DEEPSZ="$1"
 DSZ="$2"
 GROUP="${3:-all}"
-# Skip the re-exec that sets the OpenMP wait policy: half the start-up time.
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 PROG=deepsz
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-cli-test.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
+enter_work_dir deepsz-cli-test
 
 # variant NAME: a copy of the good data directory to damage.
 variant() { rm -rf "$1"; cp -r data "$1"; }

@@ -8,9 +8,7 @@ DSZ="$1"
 HELPER="$2"
 PROG=dsz
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/dsz-cli-test.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
+enter_work_dir dsz-cli-test
 
 "$HELPER" gen w.f32 200000 0.1 1 || exit 1
 "$HELPER" gen special.f32 5000 0.5 2 special || exit 1

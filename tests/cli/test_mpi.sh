@@ -14,12 +14,9 @@ if [[ "$MODE" != mpi || -z "$MPIEXEC" || ! -x "$MPIEXEC" ]]; then
   echo "skipped: deepsz was built without MPI or there is no mpiexec"
   exit 77
 fi
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 PROG=deepsz
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-mpi-test.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
+enter_work_dir deepsz-mpi-test
 # Open MPI refuses root without both; CI runs as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # More ranks than cores are allowed here, and they wait by yielding.

@@ -4,8 +4,9 @@
 make_models.py safetensors OUT [--dtype f32|f16|bf16|mixed] [--seed N]
 make_models.py onnx OUT --net lenet300|lenet5 [--dtype f32|f16] [--float-data] [--seed N]
 make_models.py export-onnx MODEL.pt OUT [--op OP] [--softmax 1]
-    a deepsz-native LeNet-300-100 or LeNet-5 (read with python3-torch) as an
-    ONNX graph of Flatten/Conv/MaxPool/Gemm/Relu computing the same function,
+    a deepsz-native LeNet-300-100, LeNet-5, or AlexNet/VGG-16 at 224x224
+    (read with python3-torch) as an ONNX graph of Flatten/Conv/MaxPool/Gemm/
+    Relu/Dropout computing the same function,
     its metadata and masked tensors in metadata_props (as deepsz writes them);
     --op replaces the first Relu by OP (an unsupported op for the tests),
     --softmax 1 ends the graph with a Softmax.
@@ -184,8 +185,39 @@ def export_onnx(model_path, out, op, softmax):
         act("g1", "r1")
         nodes.append(helper.make_node("Gemm", ["r1", "fc2.weight", "fc2.bias"], ["g2"], transB=1))
         prev = "g2"
+    elif arch in ("alexnet", "vgg16") and (h, w) == (224, 224):
+        # The ImageNet shapes at 224x224, where the adaptive average pool
+        # before the classifier is the identity (6x6 / 7x7 in and out).
+        if arch == "alexnet":
+            convs = [("conv1", 11, 4, 2, True), ("conv2", 5, 1, 2, True), ("conv3", 3, 1, 1, False),
+                     ("conv4", 3, 1, 1, False), ("conv5", 3, 1, 1, True)]
+            pool = dict(kernel_shape=[3, 3], strides=[2, 2])
+        else:
+            convs = []
+            for b, n in enumerate((2, 2, 3, 3, 3)):
+                convs += [(f"conv{b + 1}_{i + 1}", 3, 1, 1, i == n - 1) for i in range(n)]
+            pool = dict(kernel_shape=[2, 2], strides=[2, 2])
+        prev = "x"
+        for i, (name, k, st, pd, pooled) in enumerate(convs):
+            nodes.append(helper.make_node("Conv", [prev, f"{name}.weight", f"{name}.bias"], [f"{name}.out"],
+                                          kernel_shape=[k, k], strides=[st, st], pads=[pd] * 4))
+            act(f"{name}.out", f"{name}.relu")
+            prev = f"{name}.relu"
+            if pooled:
+                nodes.append(helper.make_node("MaxPool", [prev], [f"{name}.pool"], **pool))
+                prev = f"{name}.pool"
+        nodes.append(helper.make_node("Flatten", [prev], ["f"]))
+        prev = "f"
+        for i, fc in enumerate(("fc6", "fc7", "fc8")):
+            nodes.append(helper.make_node("Gemm", [prev, f"{fc}.weight", f"{fc}.bias"], [f"{fc}.out"], transB=1))
+            prev = f"{fc}.out"
+            if i < 2:
+                act(prev, f"{fc}.relu")
+                nodes.append(helper.make_node("Dropout", [f"{fc}.relu"], [f"{fc}.drop"]))
+                prev = f"{fc}.drop"
     else:
-        raise SystemExit(f"export-onnx: {model_path} is a {arch}, not lenet300 or lenet5")
+        raise SystemExit(f"export-onnx: {model_path} is a {arch} of {h}x{w} input, not lenet300, lenet5, "
+                         "or alexnet/vgg16 at 224x224")
     if softmax:
         nodes.append(helper.make_node("Softmax", [prev], ["probabilities"], axis=1))
         prev = "probabilities"

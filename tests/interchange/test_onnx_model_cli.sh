@@ -10,12 +10,9 @@
 set -uo pipefail
 DEEPSZ="$(realpath "$1")"; DSZ="$(realpath "$2")"; MM="$(realpath "$3")"
 PY=/usr/bin/python3
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 PROG=deepsz
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../cli" && pwd)/lib.sh"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-onnx-test.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
+enter_work_dir deepsz-onnx-test
 
 mkdir data
 write_idx data train 300 28

@@ -125,6 +125,8 @@ class Model {
   std::map<std::string, std::string> metadata() const;
   std::string metadata(const std::string& key, const std::string& fallback = "") const;
   void set_metadata(const std::string& key, const std::string& value);
+  // Drops every key but the structural ones (architecture, input, classes).
+  void clear_metadata();
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# What the ONNX format costs on a large network (issue 17, second target;
+# docs/RESULTS.md, "ONNX through the pipeline"): the same pruned model as a
+# deepsz .pt and as an ONNX export, compressed (--fc-only, uncertified) and
+# decompressed each way under /usr/bin/time -v, side by side; prints one row
+# a step with seconds and peak RSS, and the .dsz sizes.
+# The weights are not trained (deepsz create), masked to the paper's fc
+# densities by magnitude as bench/memory.sh does.
+#   bench/onnx_io.sh [BUILD_DIR] [WORK_DIR] [MODEL]   (default: build/, a temp dir, vgg16)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${1:-$ROOT/build}"
+DEEPSZ="$BUILD/src/cli/deepsz"
+MM="$ROOT/tests/interchange/make_models.py"
+[[ -x "$DEEPSZ" ]] || { echo "onnx_io.sh: no $DEEPSZ (build first: scripts/setup.sh)" >&2; exit 1; }
+WORK="${2:-}"
+if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-onnx-io.XXXXXX")"; trap 'rm -rf "$WORK"' EXIT; fi
+mkdir -p "$WORK"
+model="${3:-vgg16}"
+export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
+case "$model" in
+  alexnet) densities="fc6.weight=0.09 fc7.weight=0.09 fc8.weight=0.25" ;;
+  vgg16) densities="fc6.weight=0.04 fc7.weight=0.04 fc8.weight=0.23" ;;
+  *) echo "onnx_io.sh: unknown model $model (alexnet, vgg16)" >&2; exit 1 ;;
+esac
+
+/usr/bin/python3 - "$WORK/data" 8 <<'PY'
+import os, sys
+import numpy as np
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+rng = np.random.default_rng(1)
+for split, count in (("train", n + 2), ("test", n)):
+    np.save(f"{d}/{split}-images.npy", rng.integers(0, 256, (count, 224, 224, 3), dtype=np.uint8))
+    np.save(f"{d}/{split}-labels.npy", (np.arange(count) % 10).astype(np.uint8))
+PY
+D=(--data "$WORK/data" --val 8 --cert 0)
+m="$WORK/$model"
+"$DEEPSZ" create --model "$model" -o "$m.pt" > /dev/null
+for td in $densities; do
+  "$DEEPSZ" prune "$m.pt" "${D[@]}" --layers "${td%%=*}" --density "${td#*=}" --score magnitude \
+    --step-epochs 0 --final-epochs 0 -q -o "$m.next.pt" > /dev/null
+  mv "$m.next.pt" "$m.pt"
+done
+/usr/bin/python3 "$MM" export-onnx "$m.pt" "$m.onnx"
+
+measure() {  # NAME CMD...: seconds and peak RSS of CMD
+  local name="$1"; shift
+  /usr/bin/time -v "$@" > "$WORK/$name.out" 2> "$WORK/$name.time" || { tail -5 "$WORK/$name.time" >&2; exit 1; }
+  local kb secs
+  kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/$name.time")
+  secs=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/$name.time")
+  awk -v m="$model" -v s="$name" -v t="$secs" -v kb="$kb" 'BEGIN { printf "| %s | %s | %s | %.0f |\n", m, s, t, kb * 1024 / 1e6 }'
+}
+echo "| model | step | wall (m:s) | peak RSS (MB) |"
+echo "|---|---|---|---|"
+for round in 1 2; do  # twice, interleaved: the machine's noise shows
+  for f in pt onnx; do
+    measure "compress .$f ($round)" "$DEEPSZ" compress "$m.$f" "${D[@]}" --fc-only --max-loss 1 -q -o "$m-$f.dsz"
+    measure "decompress .$f ($round)" "$DEEPSZ" decompress "$m-$f.dsz" -q -o "$m-back.$f"
+  done
+done
+echo "  $model: .pt $(stat -c %s "$m.pt") bytes, .onnx $(stat -c %s "$m.onnx") bytes; .dsz from .pt $(stat -c %s "$m-pt.dsz"), from .onnx $(stat -c %s "$m-onnx.dsz")" >&2
