@@ -10,6 +10,9 @@ make_models.py export-onnx MODEL.pt OUT [--op OP] [--softmax 1]
     its metadata and masked tensors in metadata_props (as deepsz writes them);
     --op replaces the first Relu by OP (an unsupported op for the tests),
     --softmax 1 ends the graph with a Softmax.
+make_models.py export-torchscript MODEL.pt OUT.pt
+    the same LeNet as a scripted TorchScript module, metadata and masks in
+    its extra files.
 make_models.py check-onnx FILE           onnx.checker on FILE (exit 1 on failure)
 make_models.py compare-onnx ORIG DECODED DIR BOUND
     the graphs equal but for the float initializers' data; every float
@@ -239,6 +242,49 @@ def export_onnx(model_path, out, op, softmax):
     onnx.save(model, out)
 
 
+def export_torchscript(model_path, out):
+    """The same network as a TorchScript module a PyTorch user would script,
+    deepsz's metadata and masks in its extra files (as deepsz writes them)."""
+    import torch
+    from torch import nn
+    d = torch.load(model_path)
+    meta = dict(d["metadata"])
+    arch = meta.get("architecture")
+
+    class LeNet300(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.fc3 = nn.Linear(784, 300), nn.Linear(300, 100), nn.Linear(100, 10)
+
+        def forward(self, x):
+            x = torch.flatten(x, 1)
+            return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+    class LeNet5(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 20, 5), nn.Conv2d(20, 50, 5)
+            self.fc1, self.fc2 = nn.Linear(800, 500), nn.Linear(500, 10)
+
+        def forward(self, x):
+            x = torch.max_pool2d(self.conv2(torch.max_pool2d(self.conv1(x), 2)), 2)
+            return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+    if arch not in ("lenet300", "lenet5"):
+        raise SystemExit(f"export-torchscript: {model_path} is a {arch}, not lenet300 or lenet5")
+    net = LeNet300() if arch == "lenet300" else LeNet5()
+    net.load_state_dict({k: v.float() for k, v in d["parameters"].items()})
+    blob = struct.pack("<I", len(d["masks"]))
+    for name, m in d["masks"].items():
+        b = name.encode()
+        flat = m.to(torch.uint8).flatten().numpy().tobytes()
+        blob += struct.pack("<I", len(b)) + b + struct.pack("<Q", len(flat)) + flat
+    meta.pop("architecture", None)
+    meta = {k: v for k, v in meta.items() if not k.startswith("xxh64:")}
+    torch.jit.save(torch.jit.script(net), out,
+                   _extra_files={"deepsz/metadata.json": json.dumps(meta), "deepsz/masks.bin": blob})
+
+
 def load_f32(path):
     return np.fromfile(path, dtype="<f4")
 
@@ -339,6 +385,8 @@ def main(argv):
     elif cmd == "export-onnx":
         opts = dict(zip(argv[4::2], argv[5::2]))
         export_onnx(argv[2], argv[3], opts.get("--op"), opts.get("--softmax", "0") == "1")
+    elif cmd == "export-torchscript":
+        export_torchscript(argv[2], argv[3])
     elif cmd == "check-onnx":
         import onnx
         onnx.checker.check_model(onnx.load(argv[2]))

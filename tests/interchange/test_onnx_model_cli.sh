@@ -44,10 +44,15 @@ for net in lenet300 lenet5; do
   run_ok "$net: decompress to .pt" "$DEEPSZ" decompress "$net-pt.dsz" -q -o "$net-back.pt"
   run_ok "$net: onnx.checker accepts the decoded model" "$PY" "$MM" check-onnx "$net-back.onnx"
   same "$net: decoded ONNX = decoded .pt" "$(eval_line "$net-back.pt" test)" "$(eval_line "$net-back.onnx" test)"
-  tp=$("$DSZ" inspect --json "$net-pt.dsz" | jq '[.tensors[] | .index_bytes + .value_bytes] | add')
-  to=$("$DSZ" inspect --json "$net-onnx.dsz" | jq '[.tensors[] | .index_bytes + .value_bytes] | add')
-  if [[ -n "$tp" && "$tp" == "$to" ]]; then ok "$net: the same tensor bytes both ways ($tp)"
-  else fail "$net: tensor bytes .pt $tp, .onnx $to"; fi
+  # And as a scripted TorchScript module, the issue's reference.
+  run_ok "$net: export to TorchScript" "$PY" "$MM" export-torchscript "$net-p.pt" "$net-ts.pt"
+  run_ok "$net: compress the TorchScript" "$DEEPSZ" compress "$net-ts.pt" "${D[@]}" --max-loss 50 -q -o "$net-ts.dsz"
+  run_ok "$net: decompress the TorchScript" "$DEEPSZ" decompress "$net-ts.dsz" -q -o "$net-ts-back.pt"
+  same "$net: decoded ONNX = decoded TorchScript" "$(eval_line "$net-ts-back.pt" test)" "$(eval_line "$net-back.onnx" test)"
+  tensor_bytes() { "$DSZ" inspect --json "$1" | jq '[.tensors[] | .index_bytes + .value_bytes] | add'; }
+  tp=$(tensor_bytes "$net-pt.dsz"); to=$(tensor_bytes "$net-onnx.dsz"); ts=$(tensor_bytes "$net-ts.dsz")
+  if [[ -n "$tp" && "$tp" == "$to" && "$tp" == "$ts" ]]; then ok "$net: the same tensor bytes three ways ($tp)"
+  else fail "$net: tensor bytes .pt $tp, .onnx $to, TorchScript $ts"; fi
   # deepsz's metadata and masks survive in metadata_props.
   "$DEEPSZ" prune "$net.onnx" "${D[@]}" --density 0.3 --step-epochs 0 --final-epochs 1 -q -o "$net-p2.onnx" > out.log 2> err.log ||
     fail "$net: prune the .onnx: $(tail -2 err.log)"
