@@ -23,6 +23,10 @@ WeightsFile parse_onnx(const uint8_t* data, size_t size);
 // by these (each key must start so); without, they are kept verbatim.
 std::vector<uint8_t> serialize_onnx(const WeightsFile& w,
                                     const std::vector<std::pair<std::string, std::string>>* properties = nullptr);
+// The same, freeing each tensor's bytes once copied into the model (peak
+// memory: the model and the output, not a third copy of the tensors).
+std::vector<uint8_t> serialize_onnx(WeightsFile&& w,
+                                    const std::vector<std::pair<std::string, std::string>>* properties = nullptr);
 
 // ---- The graph, for running it (src/model/onnx_program.cpp) ----------------
 struct OnnxAttribute {

@@ -163,7 +163,7 @@ Model Model::load(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::io_error, "cannot open " + path);
   std::vector<char> bytes = read_bytes(path);
   if (has_onnx_extension(path)) {
-    OnnxLoaded o = onnx_load(bytes, path);
+    OnnxLoaded o = onnx_load(std::move(bytes), path);
     auto impl = std::make_unique<Impl>();
     impl->kind = FileKind::onnx;
     impl->onnx = std::move(o.program);

@@ -29,7 +29,7 @@ const std::vector<std::string>& onnx_supported_ops() {
 
 struct OnnxProgram {};
 
-OnnxLoaded onnx_load(const std::vector<char>&, const std::string& path) {
+OnnxLoaded onnx_load(std::vector<char>&&, const std::string& path) {
   throw Error(ErrorCode::invalid_argument, path + ": this deepsz was built without libonnx-dev: it cannot read ONNX models");
 }
 torch::Tensor onnx_run(const OnnxProgram&, const torch::Tensor&, const std::vector<std::pair<std::string, torch::Tensor>>&) {
@@ -46,7 +46,7 @@ std::vector<uint8_t> onnx_save(const OnnxProgram&, const std::vector<std::pair<s
 namespace ix = deepsz::interchange;
 
 struct OnnxProgram {
-  ix::WeightsFile file;  // the frame, and the float initializers as read (their names, dtypes, shapes)
+  ix::WeightsFile file;  // the frame, and the float initializers' names, dtypes, shapes (no bytes)
   ix::OnnxGraph graph;
   std::map<std::string, torch::Tensor> constants;  // non-float initializers
   std::map<std::string, ParamKind> kinds;
@@ -135,10 +135,11 @@ torch::Tensor pad_asymmetric(const torch::Tensor& x, Window& w, double fill) {
 
 }  // namespace
 
-OnnxLoaded onnx_load(const std::vector<char>& bytes, const std::string& path) {
+OnnxLoaded onnx_load(std::vector<char>&& bytes, const std::string& path) {
   auto p = std::make_shared<OnnxProgram>();
   try {
     p->file = ix::parse_onnx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    std::vector<char>().swap(bytes);  // the file is parsed: its bytes are not needed again
     p->graph = ix::onnx_graph(p->file);
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
@@ -165,10 +166,13 @@ OnnxLoaded onnx_load(const std::vector<char>& bytes, const std::string& path) {
   for (const auto& c : g.constants) p->constants[c.name] = tensor_of(c, path + ": initializer '" + c.name + "'");
 
   OnnxLoaded out;
-  for (const auto& t : p->file.tensors) {
+  for (auto& t : p->file.tensors) {
     if (t.storage != ix::Storage::f32)
       fail(path + ": initializer '" + t.name + "' is " + t.dtype + ": the model path runs FLOAT" + weights_only);
     out.params.emplace_back(t.name, tensor_of(t, path + ": initializer '" + t.name + "'"));
+    // The parameter holds the values now; the program keeps the name, dtype
+    // and shape (onnx_save fills the bytes again).
+    std::vector<uint8_t>().swap(t.bytes);
   }
   auto is_param = [&](const std::string& name) {
     for (const auto& q : out.params)
@@ -402,7 +406,7 @@ std::vector<uint8_t> onnx_save(const OnnxProgram& p, const std::vector<std::pair
   std::string names;
   for (const auto& n : masked) names += (names.empty() ? "" : ",") + n;
   if (!names.empty()) props.emplace_back(kMasksProperty, names);
-  return ix::serialize_onnx(w, &props);
+  return ix::serialize_onnx(std::move(w), &props);
 }
 
 #endif  // DEEPSZ_HAVE_ONNX

@@ -30,7 +30,7 @@ struct OnnxLoaded {
 };
 // Throws deepsz::Error (one line naming `path`): not ONNX, an unsupported op,
 // a float initializer that is not FLOAT, not one input and one output.
-OnnxLoaded onnx_load(const std::vector<char>& bytes, const std::string& path);
+OnnxLoaded onnx_load(std::vector<char>&& bytes, const std::string& path);  // frees bytes once parsed
 
 torch::Tensor onnx_run(const OnnxProgram& p, const torch::Tensor& images,
                        const std::vector<std::pair<std::string, torch::Tensor>>& params);

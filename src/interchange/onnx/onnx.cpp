@@ -230,8 +230,9 @@ WeightsFile parse_onnx(const uint8_t* data, size_t size) {
   return w;
 }
 
-std::vector<uint8_t> serialize_onnx(const WeightsFile& w,
-                                    const std::vector<std::pair<std::string, std::string>>* properties) {
+namespace {
+std::vector<uint8_t> serialize(const WeightsFile& w, const std::vector<std::pair<std::string, std::string>>* properties,
+                               WeightsFile* release) {
   if (w.format != "onnx") fail(ErrorCode::invalid_argument, "not an ONNX model: " + w.format);
   onnx::ModelProto m = parse_model(w.frame.data(), w.frame.size());
   if (properties) {
@@ -260,12 +261,25 @@ std::vector<uint8_t> serialize_onnx(const WeightsFile& w,
     if (t.has_raw_data() || t.float_data_size() || t.int32_data_size())
       fail(ErrorCode::corruption_detected, "initializer '" + t.name() + "' already has data");
     t.set_raw_data(r.bytes.data(), r.bytes.size());
+    if (release) std::vector<uint8_t>().swap(release->tensors[next - 1].bytes);
   }
   if (next != w.tensors.size())
     fail(ErrorCode::corruption_detected, std::to_string(w.tensors.size() - next) + " tensors have no initializer");
-  std::string out;
-  if (!m.SerializeToString(&out)) fail(ErrorCode::too_large, "the model cannot be serialised (more than 2 GiB?)");
-  return std::vector<uint8_t>(out.begin(), out.end());
+  const size_t size = m.ByteSizeLong();
+  if (size > size_t(INT_MAX)) fail(ErrorCode::too_large, "the model cannot be serialised (more than 2 GiB)");
+  std::vector<uint8_t> out(size);
+  if (!m.SerializeToArray(out.data(), int(size))) fail(ErrorCode::too_large, "the model cannot be serialised");
+  return out;
+}
+}  // namespace
+
+std::vector<uint8_t> serialize_onnx(const WeightsFile& w,
+                                    const std::vector<std::pair<std::string, std::string>>* properties) {
+  return serialize(w, properties, nullptr);
+}
+
+std::vector<uint8_t> serialize_onnx(WeightsFile&& w, const std::vector<std::pair<std::string, std::string>>* properties) {
+  return serialize(w, properties, &w);
 }
 
 }  // namespace deepsz::interchange
