@@ -13,12 +13,14 @@ SECONDS_EACH="${1:-20}"
 shift || true
 TARGETS=(fuzz_container fuzz_float_stream fuzz_index_stream fuzz_idx fuzz_npy fuzz_float_round_trip
   fuzz_index_round_trip fuzz_report fuzz_safetensors fuzz_weights_container)
-if [[ $# -gt 0 ]]; then TARGETS=("$@"); fi
 [[ "$SECONDS_EACH" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2; }
 
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja \
   -DDEEPSZ_FUZZ=ON -DDEEPSZ_WITH_TORCH=OFF -DDEEPSZ_TESTS=OFF -DDEEPSZ_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# fuzz_onnx exists where libonnx-dev was found.
+if cmake --build "$BUILD_DIR" --target help | grep -q '^fuzz_onnx:'; then TARGETS+=(fuzz_onnx); fi
+if [[ $# -gt 0 ]]; then TARGETS=("$@"); fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target fuzz_make_seeds "${TARGETS[@]}"
 
 SEEDS="$BUILD_DIR/fuzz-seeds"
@@ -31,6 +33,14 @@ cp "$ROOT/tests/report/data/handmade_lenet300_report.json" "$SEEDS/fuzz_report/r
 { cat "$ROOT/tests/report/data/handmade_lenet300_report.json"; printf '\0'
   cat "$ROOT/tests/report/data/handmade_lenet300_assessment.json"; } > "$SEEDS/fuzz_report/report_and_table"
 
+# The ONNX seeds: make_models.py's LeNets (python3-onnx), when it is there.
+mkdir -p "$SEEDS/fuzz_onnx"
+if /usr/bin/python3 -c "import onnx, numpy" 2> /dev/null; then
+  for net in lenet300 lenet5; do
+    /usr/bin/python3 "$ROOT/tests/interchange/make_models.py" onnx "$SEEDS/fuzz_onnx/$net.onnx" --net "$net"
+  done
+fi
+
 status=0
 for t in "${TARGETS[@]}"; do
   corpus="$BUILD_DIR/fuzz-corpus/$t"
@@ -38,6 +48,7 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$corpus" "$artifacts" "$SEEDS/$t"
   max_len=65536
   [[ $t == *round_trip ]] && max_len=16384  # encoders are the slow side
+  [[ $t == fuzz_onnx ]] && max_len=1100000  # the LeNet-300-100 seed is 1.07 MB
   echo "== $t: ${SECONDS_EACH}s"
   if ! ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=1}" \
        UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
