@@ -372,6 +372,18 @@ void Model::set_parameter(const std::string& name, const std::vector<float>& val
   t.copy_(v);
 }
 
+void Model::fill_parameter(const std::string& name, const std::function<void(float*, size_t)>& fill) {
+  torch::Tensor& t = impl_->param(name);
+  torch::NoGradGuard guard;
+  if (t.scalar_type() == torch::kFloat32 && t.is_contiguous()) {
+    fill(t.data_ptr<float>(), static_cast<size_t>(t.numel()));
+    return;
+  }
+  torch::Tensor c = torch::empty(t.sizes(), torch::kFloat32);
+  fill(c.data_ptr<float>(), static_cast<size_t>(c.numel()));
+  t.copy_(c);
+}
+
 int64_t Model::nonzeros(const std::string& name) const {
   return impl_->param(name).detach().ne(0).sum().item<int64_t>();
 }
@@ -391,7 +403,7 @@ void Model::set_mask(const std::string& name, const std::vector<uint8_t>& mask) 
       torch::from_blob(const_cast<uint8_t*>(mask.data()), t.sizes(), torch::kUInt8).ne(0);
   impl_->masks[name] = m;
   torch::NoGradGuard guard;
-  t.mul_(m.to(t.dtype()));
+  t.mul_(m);  // the bool mask promoted element by element: no float copy of it (151 MB for AlexNet fc6)
 }
 void Model::clear_mask(const std::string& name) { impl_->masks.erase(name); }
 std::vector<std::string> Model::masked_parameters() const {

@@ -3,7 +3,10 @@
 // archives; a file is written to a temporary beside it and renamed, never
 // left partial. docs/MODEL.md describes the file.
 #include "deepsz/interrupt.h"
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY  // XXH64_state_t on the stack
 #include <xxhash.h>
@@ -148,6 +151,28 @@ std::map<std::string, std::vector<uint8_t>> parse_masks_blob(const std::string& 
     out[name] = std::move(m);
   }
   return out;
+}
+
+// torch::pickle_save(value) written to `path` as it is produced: the same
+// bytes (the archive's records are named "archive/..." as pickle_save names
+// them), without holding the whole file in memory beside the tensors.
+void write_pickle_archive(const c10::IValue& value, const std::string& path) {
+  std::vector<char> pickled;
+  torch::jit::Pickler pickler([&](const char* b, size_t n) { pickled.insert(pickled.end(), b, b + n); });
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw Error(ErrorCode::io_error, "cannot write " + path);
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* b, size_t n) -> size_t {
+      out.write(static_cast<const char*>(b), static_cast<std::streamsize>(n));
+      return out ? n : 0;
+    });
+    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(), writer);
+  }  // the writer's destructor writes the central directory
+  out.close();
+  if (!out) throw Error(ErrorCode::io_error, "cannot write " + path);
 }
 
 bool has_onnx_extension(const std::string& path) {
@@ -308,11 +333,7 @@ void Model::save(const std::string& path) const {
       top.insert("metadata", md);
       top.insert("parameters", ps);
       top.insert("masks", ms);
-      std::vector<char> bytes = torch::pickle_save(top);
-      std::ofstream out(tmp, std::ios::binary);
-      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      out.close();
-      if (!out) throw Error(ErrorCode::io_error, "cannot write " + tmp);
+      write_pickle_archive(top, tmp);
     } else if (impl_->kind == FileKind::onnx) {
       std::vector<std::string> masked;
       for (const auto& [n, m] : impl_->masks) masked.push_back(n);

@@ -35,6 +35,22 @@ std::vector<std::string> split_commas(const std::string& s) {
 namespace {
 void restore_masks(const Container& c, model::Model& m);
 
+// Every parameter of `m` from the container's tensor of its name, decoded in
+// place; the container must hold exactly the model's parameters.
+void fill_parameters(const Container& c, model::Model& m, unsigned threads) {
+  const std::vector<model::ParamInfo> infos = m.parameters();
+  if (infos.size() != c.tensors.size())
+    throw Error(ErrorCode::corruption_detected, "model container: the " + m.architecture() + " model has " +
+                                                    std::to_string(infos.size()) + " parameters, the container " +
+                                                    std::to_string(c.tensors.size()) + " tensors");
+  for (const auto& p : infos) {
+    const TensorEntry* e = c.find(p.name);
+    if (!e || e->element_count() != uint64_t(p.numel))
+      throw Error(ErrorCode::corruption_detected, "model container: no tensor matches parameter " + p.name);
+    m.fill_parameter(p.name, [&](float* data, size_t count) { decode_tensor_into(*e, data, count, threads); });
+  }
+}
+
 model::Model decompress_native(const Container& c, unsigned threads) {
   const std::string arch = c.meta(model::meta::architecture);
   if (arch.empty()) throw Error(ErrorCode::corruption_detected, "model container: no architecture");
@@ -45,12 +61,12 @@ model::Model decompress_native(const Container& c, unsigned threads) {
   } catch (...) {
     throw Error(ErrorCode::corruption_detected, "model container: bad class count");
   }
-  std::vector<std::pair<std::string, std::vector<float>>> params;
-  for (const TensorEntry& e : c.tensors) params.emplace_back(e.name, decode_tensor(e, threads));
-  std::map<std::string, std::string> meta;
+  // Each tensor decodes straight into the model's parameter: one copy of the
+  // network in memory, not two (docs/SCALE.md, "Memory").
+  model::Model m = model::Model::create(arch, input, classes, 0);
   for (const auto& [k, v] : c.metadata)
-    if (k.rfind("deepsz", 0) != 0) meta[k] = v;
-  model::Model m = model::Model::from_parameters(arch, input, classes, params, meta);
+    if (k.rfind("deepsz", 0) != 0) m.set_metadata(k, v);
+  fill_parameters(c, m, threads);
   restore_masks(c, m);
   return m;
 }
@@ -69,17 +85,7 @@ model::Model decompress_model(const Container& c, unsigned threads) {
   // then every parameter from its tensor.
   model::Model m = ts.empty() ? detail::model_from_shell(onnx, model::FileKind::onnx)
                               : detail::model_from_shell(ts, model::FileKind::torchscript);
-  const std::vector<model::ParamInfo> infos = m.parameters();
-  if (infos.size() != c.tensors.size())
-    throw Error(ErrorCode::corruption_detected, "model container: the " + m.architecture() + " model has " +
-                                                    std::to_string(infos.size()) + " parameters, the container " +
-                                                    std::to_string(c.tensors.size()) + " tensors");
-  for (const auto& p : infos) {
-    const TensorEntry* e = c.find(p.name);
-    if (!e || e->element_count() != uint64_t(p.numel))
-      throw Error(ErrorCode::corruption_detected, "model container: no tensor matches parameter " + p.name);
-    m.set_parameter(p.name, decode_tensor(*e, threads));
-  }
+  fill_parameters(c, m, threads);
   for (const auto& [k, v] : c.metadata)
     if (k.rfind("deepsz", 0) != 0) m.set_metadata(k, v);
   restore_masks(c, m);

@@ -5,7 +5,9 @@
 // src/model/*.cpp. See docs/MODEL.md for the file formats and this API.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -111,6 +113,10 @@ class Model {
   ParamInfo parameter_info(const std::string& name) const;
   std::vector<float> parameter(const std::string& name) const;
   void set_parameter(const std::string& name, const std::vector<float>& values);
+  // Lets `fill` write the parameter's values in place (row-major float32,
+  // count = numel): a decoder writes a layer straight into the model
+  // instead of through a second copy of it.
+  void fill_parameter(const std::string& name, const std::function<void(float* data, size_t count)>& fill);
   int64_t nonzeros(const std::string& name) const;
 
   // Pruning masks: one byte per element (1 kept, 0 pruned), same layout as
