@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Codec speed at the paper's scale (issue 18, item 3; docs/RESULTS.md,
 # "Scale"): on the fully connected layers of VGG-16 pruned to the paper's
-# densities (deepsz create, masked by magnitude as bench/memory.sh does),
+# densities (deepsz create, the largest magnitudes kept),
 #  1. decode throughput of one thread on each fc layer (dsz bench: output
 #     float32 bytes per second, best of 3), beside zstd -3 and ZFP;
 #  2. whole-process dsz compress / decompress of fc6 with --threads 1 and 2;
@@ -32,31 +32,23 @@ best() {
   echo "$b"
 }
 
-# VGG-16's fc layers at the paper's densities, as raw float32 files.
-/usr/bin/python3 - "$WORK/data" <<'PY'
-import os, sys
-import numpy as np
-d = sys.argv[1]
-os.makedirs(d, exist_ok=True)
-rng = np.random.default_rng(1)
-for split, count in (("train", 10), ("test", 8)):
-    np.save(f"{d}/{split}-images.npy", rng.integers(0, 256, (count, 224, 224, 3), dtype=np.uint8))
-    np.save(f"{d}/{split}-labels.npy", (np.arange(count) % 10).astype(np.uint8))
-PY
+# VGG-16's fc layers at the paper's densities, as raw float32 files: the
+# created (untrained) weights, the largest magnitudes kept, as
+# `deepsz prune --score magnitude --density D` of one layer keeps them.
 m="$WORK/vgg16"
 "$DEEPSZ" create --model vgg16 -o "$m.pt" > /dev/null
-for td in fc6.weight=0.04 fc7.weight=0.04 fc8.weight=0.23; do
-  "$DEEPSZ" prune "$m.pt" --data "$WORK/data" --val 8 --cert 0 --layers "${td%%=*}" --density "${td#*=}" \
-    --score magnitude --step-epochs 0 --final-epochs 0 -q -o "$m.next.pt" > /dev/null
-  mv "$m.next.pt" "$m.pt"
-done
 rm -rf "$WORK/raw"; mkdir "$WORK/raw"
 /usr/bin/python3 - "$m.pt" "$WORK/raw" <<'PY'
-import sys, torch
+import sys, numpy as np, torch
 d = torch.load(sys.argv[1])
-for name in ("fc6.weight", "fc7.weight", "fc8.weight"):
-    d["parameters"][name].float().numpy().tofile(f"{sys.argv[2]}/{name}.f32")
+for name, density in (("fc6.weight", 0.04), ("fc7.weight", 0.04), ("fc8.weight", 0.23)):
+    w = d["parameters"][name].float().numpy().ravel().copy()
+    keep = int(round(density * w.size))
+    cut = np.argpartition(np.abs(w), w.size - keep)[: w.size - keep]
+    w[cut] = 0.0
+    w.tofile(f"{sys.argv[2]}/{name}.f32")
 PY
+rm -f "$m.pt"
 
 echo "## 1. decode, one thread (dsz bench --abs $B)"
 for l in fc6 fc7 fc8; do
