@@ -46,8 +46,8 @@ struct Evaluator::Impl {
   }
 };
 
-Evaluator::Evaluator(const Model& model, const Dataset& data) : impl_(std::make_unique<Impl>()) {
-  impl_->model = model;
+Evaluator::Evaluator(const Model& model, const Dataset& data, bool share_parameters) : impl_(std::make_unique<Impl>()) {
+  impl_->model = share_parameters && model.file_kind() == FileKind::native ? model.alias() : model;
   impl_->data = &data;
   impl_->pre = model.preprocessing();
   impl_->model.impl().set_training(false);

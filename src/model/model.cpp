@@ -60,20 +60,29 @@ torch::Tensor to_tensor(const std::vector<float>& values, const torch::Tensor& l
   return torch::from_blob(const_cast<float*>(values.data()), like.sizes(), torch::kFloat32).clone();
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> native_param_shapes(const std::vector<Layer>& layers) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (const Layer& l : layers) {
+    if (l.kind != Layer::Kind::linear && l.kind != Layer::Kind::conv) continue;
+    out.emplace_back(l.name + ".weight", l.kind == Layer::Kind::linear ? std::vector<int64_t>{l.out, l.in}
+                                                                       : std::vector<int64_t>{l.out, l.in, l.kernel, l.kernel});
+    out.emplace_back(l.name + ".bias", std::vector<int64_t>{l.out});
+  }
+  return out;
+}
+
 void init_native_params(Model::Impl& m) {
   torch::NoGradGuard guard;
   m.params.clear();
-  for (const Layer& l : m.layers) {
-    if (l.kind != Layer::Kind::linear && l.kind != Layer::Kind::conv) continue;
-    // PyTorch's default: kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    int64_t fan_in = l.kind == Layer::Kind::linear ? l.in : l.in * l.kernel * l.kernel;
-    double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    torch::Tensor w = l.kind == Layer::Kind::linear ? torch::empty({l.out, l.in})
-                                                    : torch::empty({l.out, l.in, l.kernel, l.kernel});
-    w.uniform_(-bound, bound);
-    torch::Tensor b = torch::empty({l.out}).uniform_(-bound, bound);
-    m.params.emplace_back(l.name + ".weight", w);
-    m.params.emplace_back(l.name + ".bias", b);
+  const auto shapes = native_param_shapes(m.layers);  // weight, bias of each layer in turn
+  for (size_t i = 0; i + 1 < shapes.size(); i += 2) {
+    // PyTorch's default: kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    // for the weight and its bias.
+    int64_t fan_in = 1;
+    for (size_t k = 1; k < shapes[i].second.size(); ++k) fan_in *= shapes[i].second[k];
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    m.params.emplace_back(shapes[i].first, torch::empty(shapes[i].second).uniform_(-bound, bound));
+    m.params.emplace_back(shapes[i + 1].first, torch::empty(shapes[i + 1].second).uniform_(-bound, bound));
   }
 }
 
@@ -277,6 +286,22 @@ Model::Model() : impl_(std::make_unique<Impl>()) {}
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 Model::Model(const Model& other) : impl_(other.impl_->clone()) {}
+Model Model::alias() const {
+  auto c = std::make_unique<Impl>();
+  c->kind = impl_->kind;
+  c->meta = impl_->meta;
+  c->layers = impl_->layers;
+  c->training = impl_->training;
+  c->onnx = impl_->onnx;
+  c->masks = impl_->masks;    // tensors are handles: the same storage
+  c->params = impl_->params;
+  if (impl_->module) {
+    c->module = *impl_->module;  // a Module is a handle too
+    c->collect_module_params();
+  }
+  return Model(std::move(c));
+}
+
 Model& Model::operator=(const Model& other) {
   if (this != &other) impl_ = other.impl_->clone();
   return *this;

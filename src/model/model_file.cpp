@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -204,12 +205,13 @@ Model Model::load(const std::string& path) {
   bool torchscript = false;
   {
     // TorchScript archives carry code/ and constants.pkl; torch.save-style ones only data.pkl.
-    std::string head(bytes.begin(), bytes.end());
-    torchscript = head.find("constants.pkl") != std::string::npos;
+    static const std::string kMarker = "constants.pkl";
+    torchscript = std::search(bytes.begin(), bytes.end(), kMarker.begin(), kMarker.end()) != bytes.end();
   }
   try {
     if (!torchscript) {
       torch::IValue v = torch::pickle_load(bytes);
+      std::vector<char>().swap(bytes);  // the tensors are loaded: the file's bytes are not needed again
       if (!v.isGenericDict()) throw Error(ErrorCode::foreign_format, path + ": not a deepsz model file");
       auto d = v.toGenericDict();
       if (!d.contains("format") || !d.at("format").isString() || d.at("format").toStringRef() != kNativeFormat)
@@ -254,14 +256,13 @@ Model Model::load(const std::string& path) {
       std::map<std::string, torch::Tensor> stored;
       for (const auto& e : d.at("parameters").toGenericDict())
         stored[e.key().toStringRef()] = e.value().toTensor().to(torch::kFloat32).contiguous();
-      torch::manual_seed(0);
-      init_native_params(*impl);
-      for (auto& [name, t] : impl->params) {
+      // The stored tensors become the parameters (no initialised copy first).
+      for (const auto& [name, shape] : native_param_shapes(impl->layers)) {
         auto it = stored.find(name);
         if (it == stored.end()) throw Error(ErrorCode::corruption_detected, path + ": parameter " + name + " missing");
-        if (it->second.sizes() != t.sizes())
+        if (it->second.sizes() != c10::IntArrayRef(shape))
           throw Error(ErrorCode::corruption_detected, path + ": parameter " + name + " has the wrong shape");
-        t = it->second;
+        impl->params.emplace_back(name, it->second);
       }
       if (d.contains("masks"))
         for (const auto& e : d.at("masks").toGenericDict()) {

@@ -97,7 +97,7 @@ CompressionJob::CompressionJob(const model::Model& input, const model::Dataset& 
   auto t0 = Clock::now();
   plans_ = plan_tensors(input, o);
   for (const auto& p : plans_) r.original_bytes += 4 * uint64_t(p.values.size());
-  ev_ = std::make_unique<model::Evaluator>(input, data);
+  ev_ = std::make_unique<model::Evaluator>(input, data, /*share_parameters=*/true);  // input_ is const
   ref_val_ = ev_->correct(Split::val);
   // Ranks other than 0 only assess: they need the selection split alone.
   const bool root = !o.collective || o.collective->rank() == 0;

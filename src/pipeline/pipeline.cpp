@@ -354,7 +354,8 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
 
   workers = std::max(1, std::min<int>(workers, int(mine.size())));
   std::vector<std::unique_ptr<model::Evaluator>> evs;
-  for (int w = 0; w < workers; ++w) evs.push_back(std::make_unique<model::Evaluator>(input, data));
+  // The input is const: the workers read its parameters where they are.
+  for (int w = 0; w < workers; ++w) evs.push_back(std::make_unique<model::Evaluator>(input, data, true));
   if (workers == 1) {
     work(*evs[0]);
   } else {

@@ -97,6 +97,11 @@ class Model {
                                const std::vector<std::pair<std::string, std::vector<float>>>& params,
                                const std::map<std::string, std::string>& metadata = {});
 
+  // A model that shares this one's parameter and mask storage: a change to
+  // either shows in both. For read-only views of a large network (the
+  // evaluators of compress), which would otherwise hold a copy each.
+  Model alias() const;
+
   // Writes the same kind of file the model was loaded from (a temp file in the
   // same directory, then rename).
   void save(const std::string& path) const;
@@ -163,7 +168,11 @@ using ParameterOverrides = std::map<std::string, std::vector<float>>;
 // a late layer do not rerun the early layers. Not thread-safe.
 class Evaluator {
  public:
-  Evaluator(const Model& model, const Dataset& data);
+  // Evaluates a copy of `model`. With share_parameters, a native model's
+  // parameters are read where they are (Model::alias): the caller must not
+  // change them while the evaluator lives. Other kinds are always copied
+  // (their evaluation writes the overrides into the parameters).
+  Evaluator(const Model& model, const Dataset& data, bool share_parameters = false);
   ~Evaluator();
   Evaluator(const Evaluator&) = delete;
   Evaluator& operator=(const Evaluator&) = delete;
