@@ -8,6 +8,7 @@
 #   bench/assess_speed.sh [BUILD_DIR] [WORK_DIR] [alexnet|vgg16]   (IMAGES, default 32)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/bench/lib.sh"
 BUILD="${1:-$ROOT/build}"
 DEEPSZ="$BUILD/src/cli/deepsz"
 MM="$ROOT/tests/interchange/make_models.py"
@@ -18,29 +19,12 @@ mkdir -p "$WORK"
 model="${3:-alexnet}"
 IMAGES="${IMAGES:-32}"
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
-case "$model" in
-  alexnet) densities="fc6.weight=0.09 fc7.weight=0.09 fc8.weight=0.25" ;;
-  vgg16) densities="fc6.weight=0.04 fc7.weight=0.04 fc8.weight=0.23" ;;
-  *) echo "assess_speed.sh: unknown model $model (alexnet, vgg16)" >&2; exit 1 ;;
-esac
-/usr/bin/python3 - "$WORK/data" "$IMAGES" <<'PY'
-import os, sys
-import numpy as np
-d, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(d, exist_ok=True)
-rng = np.random.default_rng(1)
-for split, count in (("train", n + 2), ("test", 4)):
-    np.save(f"{d}/{split}-images.npy", rng.integers(0, 256, (count, 224, 224, 3), dtype=np.uint8))
-    np.save(f"{d}/{split}-labels.npy", (np.arange(count) % 10).astype(np.uint8))
-PY
+paper_densities "$model" > /dev/null || exit 1
+random_224_data "$WORK/data" "$IMAGES"
 D=(--data "$WORK/data" --val "$IMAGES" --cert 0)
 m="$WORK/$model"
 "$DEEPSZ" create --model "$model" -o "$m.pt" > /dev/null
-for td in $densities; do
-  "$DEEPSZ" prune "$m.pt" "${D[@]}" --layers "${td%%=*}" --density "${td#*=}" --score magnitude \
-    --step-epochs 0 --final-epochs 0 -q -o "$m.next.pt" > /dev/null
-  mv "$m.next.pt" "$m.pt"
-done
+prune_to_paper "$DEEPSZ" "$model" "$m.pt" "${D[@]}"
 /usr/bin/python3 "$MM" export-onnx "$m.pt" "$m.onnx"
 echo "| $model, $IMAGES images | candidates | assessment (s) | images/s | / full forward |"
 echo "|---|---|---|---|---|"

@@ -12,6 +12,7 @@
 # Environment: IMAGES (selection images, default 8), MAX_LOSS (default 1).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/bench/lib.sh"
 BUILD="${1:-$ROOT/build}"
 DEEPSZ="$BUILD/src/cli/deepsz"
 [[ -x "$DEEPSZ" ]] || { echo "memory.sh: no $DEEPSZ (build first: scripts/setup.sh)" >&2; exit 1; }
@@ -26,18 +27,7 @@ IMAGES="${IMAGES:-8}"
 MAX_LOSS="${MAX_LOSS:-1}"
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 
-# Random 224x224 RGB images as .npy (the selection split is carved from the
-# training file; nothing is trained).
-/usr/bin/python3 - "$WORK/data" "$IMAGES" <<'PY'
-import os, sys
-import numpy as np
-d, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(d, exist_ok=True)
-rng = np.random.default_rng(1)
-for split, count in (("train", n + 2), ("test", n)):
-    np.save(f"{d}/{split}-images.npy", rng.integers(0, 256, (count, 224, 224, 3), dtype=np.uint8))
-    np.save(f"{d}/{split}-labels.npy", (np.arange(count) % 10).astype(np.uint8))
-PY
+random_224_data "$WORK/data" "$IMAGES"
 D=(--data "$WORK/data" --val "$IMAGES" --cert 0)
 
 # measure NAME CMD...: runs CMD under time -v; prints peak RSS (MB), its
@@ -55,11 +45,7 @@ measure() {
 echo "| model | step | peak RSS (MB) | / dense float32 | wall (m:s) |"
 echo "|---|---|---|---|---|"
 for model in "${MODELS[@]}"; do
-  case "$model" in
-    alexnet) densities="fc6.weight=0.09 fc7.weight=0.09 fc8.weight=0.25" ;;
-    vgg16) densities="fc6.weight=0.04 fc7.weight=0.04 fc8.weight=0.23" ;;
-    *) echo "memory.sh: unknown model $model (alexnet, vgg16)" >&2; exit 1 ;;
-  esac
+  paper_densities "$model" > /dev/null || exit 1
   m="$WORK/$model"
   "$DEEPSZ" create --model "$model" -o "$m.pt" > /dev/null
   params=$("$DEEPSZ" info "$m.pt" | sed -n "1s/.*, \([0-9]*\) parameters.*/\1/p")
@@ -68,11 +54,7 @@ for model in "${MODELS[@]}"; do
   measure "info" "$DEEPSZ" info "$m.pt"
   # Magnitude masks, one layer at a time, no retraining.
   cp "$m.pt" "$m.pruned.pt"
-  for td in $densities; do
-    "$DEEPSZ" prune "$m.pruned.pt" "${D[@]}" --layers "${td%%=*}" --density "${td#*=}" --score magnitude \
-      --step-epochs 0 --final-epochs 0 --step-factor 0.3 --fine-step-factor 0.3 -q -o "$m.next.pt" > /dev/null
-    mv "$m.next.pt" "$m.pruned.pt"
-  done
+  prune_to_paper "$DEEPSZ" "$model" "$m.pruned.pt" "${D[@]}"
   "$DEEPSZ" info "$m.pruned.pt" | grep -E '^fc[678]\.weight' | awk '{ printf "  %s density %s\n", $1, $5 }' >&2
   measure "compress" "$DEEPSZ" compress "$m.pruned.pt" "${D[@]}" --fc-only --max-loss "$MAX_LOSS" -q -o "$m.dsz"
   measure "decompress" "$DEEPSZ" decompress "$m.dsz" -q -o "$m.back.pt"

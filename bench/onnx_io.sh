@@ -9,6 +9,7 @@
 #   bench/onnx_io.sh [BUILD_DIR] [WORK_DIR] [MODEL]   (default: build/, a temp dir, vgg16)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/bench/lib.sh"
 BUILD="${1:-$ROOT/build}"
 DEEPSZ="$BUILD/src/cli/deepsz"
 MM="$ROOT/tests/interchange/make_models.py"
@@ -18,30 +19,13 @@ if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-onnx-io.XXXX
 mkdir -p "$WORK"
 model="${3:-vgg16}"
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
-case "$model" in
-  alexnet) densities="fc6.weight=0.09 fc7.weight=0.09 fc8.weight=0.25" ;;
-  vgg16) densities="fc6.weight=0.04 fc7.weight=0.04 fc8.weight=0.23" ;;
-  *) echo "onnx_io.sh: unknown model $model (alexnet, vgg16)" >&2; exit 1 ;;
-esac
+paper_densities "$model" > /dev/null || exit 1
 
-/usr/bin/python3 - "$WORK/data" 8 <<'PY'
-import os, sys
-import numpy as np
-d, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(d, exist_ok=True)
-rng = np.random.default_rng(1)
-for split, count in (("train", n + 2), ("test", n)):
-    np.save(f"{d}/{split}-images.npy", rng.integers(0, 256, (count, 224, 224, 3), dtype=np.uint8))
-    np.save(f"{d}/{split}-labels.npy", (np.arange(count) % 10).astype(np.uint8))
-PY
+random_224_data "$WORK/data" 8
 D=(--data "$WORK/data" --val 8 --cert 0)
 m="$WORK/$model"
 "$DEEPSZ" create --model "$model" -o "$m.pt" > /dev/null
-for td in $densities; do
-  "$DEEPSZ" prune "$m.pt" "${D[@]}" --layers "${td%%=*}" --density "${td#*=}" --score magnitude \
-    --step-epochs 0 --final-epochs 0 -q -o "$m.next.pt" > /dev/null
-  mv "$m.next.pt" "$m.pt"
-done
+prune_to_paper "$DEEPSZ" "$model" "$m.pt" "${D[@]}"
 /usr/bin/python3 "$MM" export-onnx "$m.pt" "$m.onnx"
 
 measure() {  # NAME CMD...: seconds and peak RSS of CMD

@@ -1,0 +1,40 @@
+# Shared by the benchmarks on the paper's large networks (sourced).
+
+# random_224_data DIR N: N + 2 training and N test random 224x224 RGB images
+# as .npy (the selection split is carved from the training file; nothing is
+# trained on them).
+random_224_data() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import os, sys
+import numpy as np
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+rng = np.random.default_rng(1)
+for split, count in (("train", n + 2), ("test", n)):
+    np.save(f"{d}/{split}-images.npy", rng.integers(0, 256, (count, 224, 224, 3), dtype=np.uint8))
+    np.save(f"{d}/{split}-labels.npy", (np.arange(count) % 10).astype(np.uint8))
+PY
+}
+
+# paper_densities MODEL: "tensor=density ..." of the paper's pruned fc layers
+# (docs/PRUNING.md, shared/DEEPSZ.md).
+paper_densities() {
+  case "$1" in
+    alexnet) echo "fc6.weight=0.09 fc7.weight=0.09 fc8.weight=0.25" ;;
+    vgg16) echo "fc6.weight=0.04 fc7.weight=0.04 fc8.weight=0.23" ;;
+    *) echo "unknown model $1 (alexnet, vgg16)" >&2; return 1 ;;
+  esac
+}
+
+# prune_to_paper DEEPSZ MODEL FILE DATA_ARGS...: masks FILE's fc layers to
+# the paper's densities by magnitude, one layer at a time, no retraining.
+prune_to_paper() {
+  local deepsz="$1" model="$2" file="$3" td densities
+  shift 3
+  densities=$(paper_densities "$model") || return 1
+  for td in $densities; do
+    "$deepsz" prune "$file" "$@" --layers "${td%%=*}" --density "${td#*=}" --score magnitude \
+      --step-epochs 0 --final-epochs 0 --step-factor 0.3 --fine-step-factor 0.3 -q -o "$file.next.pt" > /dev/null || return 1
+    mv "$file.next.pt" "$file"
+  done
+}
