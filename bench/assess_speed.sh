@@ -9,16 +9,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/bench/lib.sh"
-BUILD="${1:-$ROOT/build}"
-DEEPSZ="$BUILD/src/cli/deepsz"
+bench_setup assess_speed.sh "${1:-}" "${2:-}"
 MM="$ROOT/tests/interchange/make_models.py"
-[[ -x "$DEEPSZ" ]] || { echo "assess_speed.sh: no $DEEPSZ (build first: scripts/setup.sh)" >&2; exit 1; }
-WORK="${2:-}"
-if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-assess.XXXXXX")"; trap 'rm -rf "$WORK"' EXIT; fi
-mkdir -p "$WORK"
 model="${3:-alexnet}"
 IMAGES="${IMAGES:-32}"
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 paper_densities "$model" > /dev/null || exit 1
 random_224_data "$WORK/data" "$IMAGES"
 D=(--data "$WORK/data" --val "$IMAGES" --cert 0)

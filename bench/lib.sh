@@ -1,5 +1,20 @@
 # Shared by the benchmarks on the paper's large networks (sourced).
 
+# bench_setup NAME [BUILD_DIR] [WORK_DIR]: BUILD (default build/), DEEPSZ and
+# DSZ (refused unless deepsz is built), WORK (default a temp dir removed on
+# exit), and deepsz's environment (no OpenMP re-exec, one OpenBLAS thread).
+bench_setup() {
+  local name="$1"
+  BUILD="${2:-$ROOT/build}"
+  DEEPSZ="$BUILD/src/cli/deepsz"
+  DSZ="$BUILD/src/cli/dsz"
+  [[ -x "$DEEPSZ" ]] || { echo "$name: no $DEEPSZ (build first: scripts/setup.sh)" >&2; exit 1; }
+  WORK="${3:-}"
+  if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-${name%.sh}.XXXXXX")"; trap 'rm -rf "$WORK"' EXIT; fi
+  mkdir -p "$WORK"
+  export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
+}
+
 # random_224_data DIR N: N + 2 training and N test random 224x224 RGB images
 # as .npy (the selection split is carved from the training file; nothing is
 # trained on them).

@@ -13,19 +13,13 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/bench/lib.sh"
-BUILD="${1:-$ROOT/build}"
-DEEPSZ="$BUILD/src/cli/deepsz"
-[[ -x "$DEEPSZ" ]] || { echo "memory.sh: no $DEEPSZ (build first: scripts/setup.sh)" >&2; exit 1; }
+bench_setup memory.sh "${1:-}" "${2:-}"
 [[ -x /usr/bin/time ]] || { echo "memory.sh: needs GNU time (apt-get install time)" >&2; exit 1; }
-WORK="${2:-}"
-if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-memory.XXXXXX")"; trap 'rm -rf "$WORK"' EXIT; fi
-mkdir -p "$WORK"
 shift $(( $# < 2 ? $# : 2 ))
 MODELS=("$@")
 ((${#MODELS[@]})) || MODELS=(alexnet vgg16)
 IMAGES="${IMAGES:-8}"
 MAX_LOSS="${MAX_LOSS:-1}"
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 
 random_224_data "$WORK/data" "$IMAGES"
 D=(--data "$WORK/data" --val "$IMAGES" --cert 0)

@@ -10,15 +10,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/bench/lib.sh"
-BUILD="${1:-$ROOT/build}"
-DEEPSZ="$BUILD/src/cli/deepsz"
+bench_setup onnx_io.sh "${1:-}" "${2:-}"
 MM="$ROOT/tests/interchange/make_models.py"
-[[ -x "$DEEPSZ" ]] || { echo "onnx_io.sh: no $DEEPSZ (build first: scripts/setup.sh)" >&2; exit 1; }
-WORK="${2:-}"
-if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-onnx-io.XXXXXX")"; trap 'rm -rf "$WORK"' EXIT; fi
-mkdir -p "$WORK"
 model="${3:-vgg16}"
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 paper_densities "$model" > /dev/null || exit 1
 
 random_224_data "$WORK/data" 8

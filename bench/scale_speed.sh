@@ -11,15 +11,10 @@
 #   bench/scale_speed.sh [BUILD_DIR] [WORK_DIR]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${1:-$ROOT/build}"
-DEEPSZ="$BUILD/src/cli/deepsz"
-DSZ="$BUILD/src/cli/dsz"
-[[ -x "$DEEPSZ" && -x "$DSZ" ]] || { echo "scale_speed.sh: build first (scripts/setup.sh)" >&2; exit 1; }
+source "$ROOT/bench/lib.sh"
+bench_setup scale_speed.sh "${1:-}" "${2:-}"
+[[ -x "$DSZ" ]] || { echo "scale_speed.sh: no $DSZ (build first: scripts/setup.sh)" >&2; exit 1; }
 command -v zstd > /dev/null || { echo "scale_speed.sh: needs zstd" >&2; exit 1; }
-WORK="${2:-}"
-if [[ -z "$WORK" ]]; then WORK="$(mktemp -d "${TMPDIR:-/tmp}/deepsz-speed.XXXXXX")"; trap 'rm -rf "$WORK"' EXIT; fi
-mkdir -p "$WORK"
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 B=1e-3  # the bound: of the order the assessment picks for fc layers
 
 # best CMD...: the best wall time of 3 runs, in seconds.
