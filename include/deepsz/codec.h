@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "deepsz/error.h"
@@ -72,6 +73,30 @@ std::vector<float> decompress_floats(const uint8_t* stream, size_t size,
 // Decodes into caller memory; `count` must equal the stream's count.
 void decompress_floats_into(const uint8_t* stream, size_t size, float* out,
                             size_t count, unsigned threads = 1);
+
+// A float stream decoded a range at a time, for writing a large array out
+// without holding it all: the stream is parsed and its checksum verified once,
+// on construction (deepsz::Error as decompress_floats throws); then any range
+// of whole pieces decodes on its own. A piece is a chunk of the chunked form
+// (chunk_values, 2^18 by default); a compact stream is one piece. The stream's
+// bytes must outlive the reader.
+class FloatStreamReader {
+ public:
+  FloatStreamReader(const uint8_t* stream, size_t size);
+  ~FloatStreamReader();
+  FloatStreamReader(const FloatStreamReader&) = delete;
+  FloatStreamReader& operator=(const FloatStreamReader&) = delete;
+
+  uint64_t count() const noexcept;
+  uint64_t piece_values() const noexcept;
+  // Values [first, first + n): `first` a multiple of piece_values(), `n` too
+  // unless the range ends at count(); out holds n floats.
+  void decode(uint64_t first, size_t n, float* out, unsigned threads = 1) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Distortion of a decoded array against its original, as a first-class
 // object (max error, how many values broke the bound, ...).

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +94,26 @@ Container read_container_file(const std::string& path);
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 void write_file_atomically(const std::string& path, const uint8_t* data, size_t size);
 
+// The same, written as it is produced: the constructor creates the temporary
+// (registered with interrupt.h), write() appends to it, commit() fsyncs it,
+// renames it into place and fsyncs the directory. Destroyed uncommitted (an
+// exception on the way), the temporary is removed and `path` is untouched.
+// Errors are Error(io_error) naming `path`.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(const std::string& path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  void write(const void* data, size_t size);
+  void commit();
+  uint64_t bytes_written() const noexcept;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // ---- Tensor encoding on top of the codecs --------------------------------
 
 struct TensorEncodeOptions {
@@ -118,6 +140,18 @@ std::vector<float> decode_tensor(const TensorEntry& entry, unsigned threads = 1,
 // array's buffer, say): the caller's allocation is its memory limit. On a
 // failure the buffer holds unspecified values.
 void decode_tensor_into(const TensorEntry& entry, float* out, size_t count, unsigned threads = 1);
+
+// The same values as decode_tensor, handed to `sink` in order, a piece at a
+// time (at most about kTensorPieceValues of them, for every codec), so that a
+// tensor far larger than memory can be written out: the dense output is never
+// held whole. A sparse tensor's index (8 bytes a kept value) and, for the
+// lossless and zfp codecs, its kept values are. The index, the streams'
+// framing and a dsz stream's checksum are checked before the first piece is
+// handed over; a damaged zstd payload is found as it is read (Error either
+// way, as decode_tensor throws; the container's own checksum covers both).
+constexpr size_t kTensorPieceValues = size_t(1) << 20;
+void decode_tensor_pieces(const TensorEntry& entry, unsigned threads,
+                          const std::function<void(const float* values, size_t count)>& sink);
 
 // ---- ZFP (fixed-accuracy, 1-D), the peer codec ---------------------------
 std::vector<uint8_t> zfp_compress_floats(const float* data, size_t count, double tolerance);

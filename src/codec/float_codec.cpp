@@ -268,3 +268,61 @@ void decompress_floats_into(const uint8_t* stream, size_t size, float* out, size
 }
 
 }  // namespace deepsz
+
+namespace deepsz {
+
+struct FloatStreamReader::State {
+  const uint8_t* stream = nullptr;
+  size_t size = 0;
+  bool compact = false;
+  codec_detail::CompactStream cs;
+  codec_detail::ParsedStream ps;
+  uint64_t count = 0, piece = 1;
+};
+
+FloatStreamReader::FloatStreamReader(const uint8_t* stream, size_t size) : state_(std::make_unique<State>()) {
+  using namespace codec_detail;
+  State& s = *state_;
+  s.stream = stream;
+  s.size = size;
+  if (stream_version(stream, size) == kFloatVersionCompact) {
+    s.compact = true;
+    s.cs = parse_compact(stream, size);
+    s.count = s.cs.info.count;
+    s.piece = std::max<uint64_t>(1, s.count);
+    return;
+  }
+  s.ps = parse_stream(stream, size);
+  verify_checksum(stream, size);
+  s.count = s.ps.info.count;
+  s.piece = s.ps.chunk_values;
+}
+
+FloatStreamReader::~FloatStreamReader() = default;
+
+uint64_t FloatStreamReader::count() const noexcept { return state_->count; }
+uint64_t FloatStreamReader::piece_values() const noexcept { return state_->piece; }
+
+void FloatStreamReader::decode(uint64_t first, size_t n, float* out, unsigned threads) const {
+  using namespace codec_detail;
+  const State& s = *state_;
+  if (first > s.count || n > s.count - first || first % s.piece != 0 || (n % s.piece != 0 && first + n != s.count))
+    throw Error(ErrorCode::invalid_argument, "float stream: range is not made of whole pieces");
+  if (n == 0) return;
+  if (!out) throw Error(ErrorCode::invalid_argument, "float stream: null output");
+  DecodeScratch one;
+  if (s.compact) {
+    decode_compact(s.cs, out, one);
+    return;
+  }
+  const QuantParams q = make_params(s.ps.info.abs_error_bound);
+  const size_t c0 = size_t(first / s.piece), c1 = size_t((first + n + s.piece - 1) / s.piece);
+  const unsigned workers = std::max(1u, std::min<unsigned>(threads ? threads : 1, unsigned(c1 - c0)));
+  std::vector<DecodeScratch> scratch(workers);
+  run_parallel(c1 - c0, workers, [&](size_t k, unsigned worker) {
+    const ChunkRef& ch = s.ps.chunks[c0 + k];
+    decode_chunk(s.stream + ch.offset, ch.bytes, ch, s.ps.info.predictor, q, out + (ch.first - first), scratch[worker]);
+  });
+}
+
+}  // namespace deepsz

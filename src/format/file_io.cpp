@@ -78,8 +78,17 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return out;
 }
 
-void write_file_atomically(const std::string& path, const uint8_t* data, size_t size) {
+struct AtomicFileWriter::State {
+  std::string path, temp;
+  std::unique_ptr<TemporaryFileRegistration> registration;
+  int fd = -1;
+  uint64_t written = 0;
+};
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : state_(std::make_unique<State>()) {
   static std::atomic<uint64_t> counter{0};
+  State& s = *state_;
+  s.path = path;
   const std::string dir = directory_of(path);
   // The rename would replace a device or a pipe (/dev/full, /dev/null, a
   // FIFO) by a regular file, and as root it would succeed: refuse instead.
@@ -92,52 +101,80 @@ void write_file_atomically(const std::string& path, const uint8_t* data, size_t 
   struct stat dst;
   if (::stat(dir.c_str(), &dst) != 0) io_fail("cannot write", path, errno);
   if (!S_ISDIR(dst.st_mode)) io_fail("cannot write", path, ENOTDIR);
-  std::string temp;
-  std::unique_ptr<TemporaryFileRegistration> registration;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+  for (int attempt = 0; attempt < 100 && s.fd < 0; ++attempt) {
     const uint64_t tick = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
-    temp = path + ".tmp." + std::to_string(::getpid()) + "." +
-           std::to_string(counter.fetch_add(1)) + "." + std::to_string(tick % 1000000);
+    s.temp = path + ".tmp." + std::to_string(::getpid()) + "." +
+             std::to_string(counter.fetch_add(1)) + "." + std::to_string(tick % 1000000);
     // Registered before it exists, so that a signal between the open and the
     // registration cannot leave it behind; released again if the name is
     // taken (that file is someone else's).
-    registration = std::make_unique<TemporaryFileRegistration>(temp);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) registration.reset();
-    if (fd < 0 && errno != EEXIST && errno != EINTR) io_fail("cannot create", path, errno);
+    s.registration = std::make_unique<TemporaryFileRegistration>(s.temp);
+    s.fd = ::open(s.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (s.fd < 0) s.registration.reset();
+    if (s.fd < 0 && errno != EEXIST && errno != EINTR) io_fail("cannot create", path, errno);
   }
-  if (fd < 0) io_fail("cannot create a temporary file for", path, EEXIST);
-  FileDescriptor file(fd);
-  try {
-    // In pieces, so that a signal is handled (and the temporary removed) in
-    // the middle of a large write rather than after it.
-    constexpr size_t kChunk = size_t(1) << 22;
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::write(fd, data + done, std::min(kChunk, size - done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        io_fail("cannot write", path, errno);
-      }
-      done += size_t(n);
-      if (format::g_write_chunk_hook_for_testing) format::g_write_chunk_hook_for_testing(done);
+  if (s.fd < 0) io_fail("cannot create a temporary file for", path, EEXIST);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  State& s = *state_;
+  if (s.fd >= 0) {
+    ::close(s.fd);
+    ::unlink(s.temp.c_str());
+  }
+}
+
+uint64_t AtomicFileWriter::bytes_written() const noexcept { return state_->written; }
+
+void AtomicFileWriter::write(const void* data, size_t size) {
+  State& s = *state_;
+  if (s.fd < 0) throw Error(ErrorCode::invalid_argument, "write after commit to '" + s.path + "'");
+  // In pieces, so that a signal is handled (and the temporary removed) in
+  // the middle of a large write rather than after it.
+  constexpr size_t kChunk = size_t(1) << 22;
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(s.fd, p + done, std::min(kChunk, size - done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_fail("cannot write", s.path, errno);
     }
-    if (::fsync(fd) != 0) io_fail("cannot write", path, errno);
-    if (file.close() != 0) io_fail("cannot write", path, errno);
-    if (::rename(temp.c_str(), path.c_str()) != 0) io_fail("cannot rename to", path, errno);
-    registration->release();
-  } catch (...) {
-    ::unlink(temp.c_str());
-    throw;
+    done += size_t(n);
+    s.written += uint64_t(n);
+    if (format::g_write_chunk_hook_for_testing) format::g_write_chunk_hook_for_testing(size_t(s.written));
   }
+}
+
+void AtomicFileWriter::commit() {
+  State& s = *state_;
+  if (s.fd < 0) throw Error(ErrorCode::invalid_argument, "'" + s.path + "' was committed already");
+  if (::fsync(s.fd) != 0) io_fail("cannot write", s.path, errno);
+  const int fd = s.fd;
+  s.fd = -1;
+  if (::close(fd) != 0) {
+    ::unlink(s.temp.c_str());
+    io_fail("cannot write", s.path, errno);
+  }
+  if (::rename(s.temp.c_str(), s.path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(s.temp.c_str());
+    io_fail("cannot rename to", s.path, err);
+  }
+  s.registration->release();
   // Make the rename durable; failure here leaves a complete file in place, so
   // it is not an error worth undoing the write for.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dfd = ::open(directory_of(s.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void write_file_atomically(const std::string& path, const uint8_t* data, size_t size) {
+  AtomicFileWriter out(path);
+  out.write(data, size);
+  out.commit();
 }
 
 void write_container_file(const Container& c, const std::string& path) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -241,6 +242,145 @@ void decode_tensor_into(const TensorEntry& entry, float* out, size_t count, unsi
            "tensor '" + entry.name + "': index position out of order or range");
     out[size_t(p)] = values[i];
     next = p + 1;
+  }
+}
+
+}  // namespace deepsz
+
+namespace deepsz {
+
+namespace {
+
+// A tensor's value stream read in order, a batch at a time: next() returns
+// the next values (n > 0) or nullptr at the end. Every check a whole decode
+// makes is made by the constructor (the stream's count; a dsz stream's
+// checksum; a zstd frame's declared size) or, for zstd's payload, as it is read.
+class ValueSource {
+ public:
+  ValueSource(const TensorEntry& e, uint64_t count, unsigned threads) : e_(e), count_(count), threads_(threads) {
+    check_value_count(e, count);
+    const uint8_t* s = e.value_stream.data();
+    const size_t n = e.value_stream.size();
+    switch (e.value_codec) {
+      case ValueCodec::dsz: {
+        reader_ = std::make_unique<FloatStreamReader>(s, n);
+        const uint64_t piece = reader_->piece_values();
+        batch_ = size_t(std::max<uint64_t>(1, kTensorPieceValues / piece) * piece);
+        break;
+      }
+      case ValueCodec::lossless: {
+        const size_t frame = ZSTD_findFrameCompressedSize(s, n);
+        if (ZSTD_isError(frame)) fail(ErrorCode::truncated, "tensor '" + e.name + "': lossless stream: frame is cut short");
+        if (frame != n) fail(ErrorCode::corruption_detected, "tensor '" + e.name + "': lossless stream: bytes after the frame");
+        dctx_ = ZSTD_createDCtx();
+        if (!dctx_) fail(ErrorCode::too_large, "zstd: out of memory");
+        in_ = {s, n, 0};
+        batch_ = kTensorPieceValues;
+        break;
+      }
+      case ValueCodec::zfp:
+        all_.resize(size_t(count));
+        zfp_decompress_floats_into(s, n, all_.data(), all_.size());
+        batch_ = kTensorPieceValues;
+        break;
+    }
+    if (all_.empty()) buffer_.resize(size_t(std::min<uint64_t>(batch_, count)));
+  }
+  ~ValueSource() {
+    if (dctx_) ZSTD_freeDCtx(dctx_);
+  }
+  ValueSource(const ValueSource&) = delete;
+  ValueSource& operator=(const ValueSource&) = delete;
+
+  const float* next(size_t& n) {
+    if (done_ == count_) {
+      n = 0;
+      return nullptr;
+    }
+    n = size_t(std::min<uint64_t>(count_ - done_, batch_));
+    const float* out = buffer_.data();
+    if (reader_) {
+      reader_->decode(done_, n, buffer_.data(), threads_);
+    } else if (dctx_) {
+      ZSTD_outBuffer ob{buffer_.data(), n * 4, 0};
+      while (ob.pos < ob.size) {
+        const size_t before = ob.pos;
+        const size_t r = ZSTD_decompressStream(dctx_, &ob, &in_);
+        if (ZSTD_isError(r))
+          fail(ErrorCode::corruption_detected, "tensor '" + e_.name + "': lossless stream: zstd: " + ZSTD_getErrorName(r));
+        if (ob.pos == before && in_.pos == in_.size)
+          fail(ErrorCode::truncated, "tensor '" + e_.name + "': lossless stream ends early");
+      }
+      if (!kLittleEndian) {
+        for (size_t i = 0; i < n; ++i) {
+          const uint8_t* p = reinterpret_cast<const uint8_t*>(buffer_.data()) + 4 * i;
+          const uint32_t bits = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+          std::memcpy(&buffer_[i], &bits, 4);
+        }
+      }
+    } else {
+      out = all_.data() + done_;
+    }
+    done_ += n;
+    return out;
+  }
+
+ private:
+  static constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+  const TensorEntry& e_;
+  uint64_t count_, done_ = 0;
+  unsigned threads_;
+  size_t batch_ = 0;
+  std::unique_ptr<FloatStreamReader> reader_;
+  ZSTD_DCtx* dctx_ = nullptr;
+  ZSTD_inBuffer in_{nullptr, 0, 0};
+  std::vector<float> buffer_, all_;
+};
+
+}  // namespace
+
+void decode_tensor_pieces(const TensorEntry& entry, unsigned threads,
+                          const std::function<void(const float*, size_t)>& sink) {
+  if (threads == 0) threads = 1;
+  validate_tensor_entry(entry);
+  const uint64_t n = entry.element_count();
+  if (n == 0) return;
+  if (!entry.sparse) {
+    ValueSource values(entry, n, threads);
+    size_t k = 0;
+    while (const float* p = values.next(k)) sink(p, k);
+    return;
+  }
+  uint64_t rows, cols;
+  matrix_view(entry.shape, rows, cols);
+  const uint8_t* is = entry.index_stream.data();
+  const size_t in = entry.index_stream.size();
+  const uint64_t kept = sparse_index_count(is, in);
+  if (kept > n)
+    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index declares more positions than elements");
+  const std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
+  if (positions.size() != kept)
+    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
+  for (size_t i = 0; i < positions.size(); ++i)
+    if (positions[i] >= n || (i && positions[i] <= positions[i - 1]))
+      fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index position out of order or range");
+  ValueSource values(entry, kept, threads);
+  std::vector<float> window(size_t(std::min<uint64_t>(n, kTensorPieceValues)));
+  const float* batch = nullptr;
+  size_t batch_n = 0, batch_at = 0;  // the current batch of values and the next one to use
+  size_t next = 0;                   // the next position
+  for (uint64_t w0 = 0; w0 < n; w0 += window.size()) {
+    const size_t m = size_t(std::min<uint64_t>(window.size(), n - w0));
+    std::fill(window.begin(), window.begin() + std::ptrdiff_t(m), 0.0f);
+    while (next < positions.size() && positions[next] < w0 + m) {
+      if (batch_at == batch_n) {
+        batch = values.next(batch_n);
+        batch_at = 0;
+      }
+      window[size_t(positions[next] - w0)] = batch[batch_at++];
+      ++next;
+    }
+    sink(window.data(), m);
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "deepsz/error.h"
 #include "deepsz/model/model.h"
+#include "native_format.h"
 
 namespace deepsz::model {
 
@@ -55,8 +56,8 @@ torch::Tensor images_tensor(const ImageSet& set, const Preprocessing& pre, int64
 torch::Tensor labels_tensor(const ImageSet& set);
 
 // Metadata keys of the per-tensor and metadata checksums of a native file
-// (model_file.cpp), reserved: set_metadata refuses them.
-inline bool is_checksum_key(const std::string& key) { return key.rfind("xxh64:", 0) == 0; }
+// (native_format.h), reserved: set_metadata refuses them.
+using native::is_checksum_key;
 
 std::string shape_string(const InputShape& s);  // "CxHxW"
 InputShape parse_shape(const std::string& text);  // of model metadata; throws corruption_detected

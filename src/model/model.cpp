@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "deepsz/model/native_stream.h"
 #include "internal.h"
 #include "onnx_program.h"
 
@@ -84,6 +85,15 @@ void init_native_params(Model::Impl& m) {
     m.params.emplace_back(shapes[i].first, torch::empty(shapes[i].second).uniform_(-bound, bound));
     m.params.emplace_back(shapes[i + 1].first, torch::empty(shapes[i + 1].second).uniform_(-bound, bound));
   }
+}
+
+// What a new native model records.
+static std::map<std::string, std::string> native_metadata(const std::string& arch, const InputShape& input, int64_t classes) {
+  return {{meta::architecture, arch},
+          {meta::input, shape_string(input)},
+          {meta::classes, std::to_string(classes)},
+          {meta::pre_mean, "0"},
+          {meta::pre_std, "1"}};
 }
 
 void throw_from_torch(const c10::Error& e, const std::string& context) {
@@ -315,12 +325,12 @@ Model Model::create(const std::string& arch, const InputShape& input, int64_t cl
   impl->layers = build_layers(arch, input, classes);
   torch::manual_seed(seed);
   init_native_params(*impl);
-  impl->meta[meta::architecture] = arch;
-  impl->meta[meta::input] = shape_string(input);
-  impl->meta[meta::classes] = std::to_string(classes);
-  impl->meta[meta::pre_mean] = "0";
-  impl->meta[meta::pre_std] = "1";
+  impl->meta = native_metadata(arch, input, classes);
   return Model(std::move(impl));
+}
+
+NativeLayout native_layout(const std::string& arch, const InputShape& input, int64_t classes) {
+  return {native_metadata(arch, input, classes), native_param_shapes(build_layers(arch, input, classes))};
 }
 
 Model Model::from_parameters(const std::string& arch, const InputShape& input, int64_t classes,

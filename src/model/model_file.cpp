@@ -8,8 +8,6 @@
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY  // XXH64_state_t on the stack
-#include <xxhash.h>
 
 #include <chrono>
 #include <cmath>
@@ -23,64 +21,28 @@
 #include <sstream>
 
 #include "internal.h"
+#include "native_format.h"
 #include "onnx_program.h"
 
 namespace deepsz::model {
 namespace {
 
-constexpr const char* kNativeFormat = "deepsz-model";
-constexpr int64_t kNativeVersion = 1;
+using native::kChecksumMetadata;
+using native::mask_checksum_key;
+using native::metadata_checksum;
+using native::parameter_checksum_key;
+constexpr const char* kNativeFormat = native::kFormat;
+constexpr int64_t kNativeVersion = native::kVersion;
 constexpr const char* kExtraMetadata = "deepsz/metadata.json";
 constexpr const char* kExtraMasks = "deepsz/masks.bin";
-// Integrity of deepsz-native files: Model::save adds to the metadata dict one
-// XXH64 per tensor ("xxh64:parameter:NAME", "xxh64:mask:NAME") and one of the
-// other metadata entries ("xxh64:metadata"), 16 hex digits each; Model::load
-// checks them and keeps them out of Model::metadata(). Files without them
-// (written before) load unchecked. See docs/MODEL.md.
-constexpr const char* kChecksumMetadata = "xxh64:metadata";
-std::string parameter_checksum_key(const std::string& name) { return "xxh64:parameter:" + name; }
-std::string mask_checksum_key(const std::string& name) { return "xxh64:mask:" + name; }
 
-void hash_u64(XXH64_state_t& s, uint64_t v) {
-  unsigned char le[8];
-  for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(v >> (8 * i));
-  XXH64_update(&s, le, 8);
-}
-void hash_string(XXH64_state_t& s, const std::string& v) {
-  hash_u64(s, v.size());
-  XXH64_update(&s, v.data(), v.size());
-}
-std::string hex64(uint64_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-// XXH64 of a tensor as pickled: name, dtype, shape, then its bytes in row-major order.
+// native::tensor_hash of a tensor's contiguous bytes.
 std::string tensor_checksum(const std::string& name, const torch::Tensor& t) {
   const torch::Tensor c = t.contiguous();
-  XXH64_state_t s;
-  XXH64_reset(&s, 0);
-  hash_string(s, name);
-  hash_string(s, c10::toString(c.scalar_type()));
-  hash_u64(s, static_cast<uint64_t>(c.dim()));
-  for (int64_t d : c.sizes()) hash_u64(s, static_cast<uint64_t>(d));
   const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * static_cast<uint64_t>(c.element_size());
-  hash_u64(s, nbytes);
-  if (nbytes > 0) XXH64_update(&s, c.data_ptr(), static_cast<size_t>(nbytes));
-  return hex64(XXH64_digest(&s));
-}
-
-// XXH64 of the metadata entries other than the checksums, in key order.
-std::string metadata_checksum(const std::map<std::string, std::string>& meta) {
-  XXH64_state_t s;
-  XXH64_reset(&s, 0);
-  for (const auto& [k, v] : meta)
-    if (!is_checksum_key(k)) {
-      hash_string(s, k);
-      hash_string(s, v);
-    }
-  return hex64(XXH64_digest(&s));
+  native::Hash h = native::tensor_hash(name, c10::toString(c.scalar_type()), c.sizes().vec(), nbytes);
+  h.bytes(c.data_ptr(), static_cast<size_t>(nbytes));
+  return h.hex();
 }
 
 std::vector<char> read_bytes(const std::string& path) {

@@ -2,6 +2,7 @@
 // the ZFP and lossless streams against malformed input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -308,6 +309,103 @@ TEST(Tensor, given_bad_encode_options_expect_invalid_argument) {
   auto o = options(ValueCodec::dsz, 0.1);
   o.threads = 0;
   bad("threads", {4}, o);
+}
+
+
+// decode_tensor_pieces: the concatenated pieces are decode_tensor's values,
+// bit for bit, every piece at most kTensorPieceValues long, for every codec,
+// dense and sparse, sizes on and off the piece and chunk boundaries.
+std::vector<float> through_pieces(const TensorEntry& e, unsigned threads, size_t* largest = nullptr) {
+  std::vector<float> out;
+  size_t big = 0;
+  decode_tensor_pieces(e, threads, [&](const float* v, size_t n) {
+    EXPECT_GT(n, 0u);
+    big = std::max(big, n);
+    out.insert(out.end(), v, v + n);
+  });
+  if (largest) *largest = big;
+  return out;
+}
+
+TEST(TensorPieces, given_every_codec_dense_and_sparse_expect_decode_tensor_bit_for_bit) {
+  const size_t P = kTensorPieceValues;
+  for (size_t n : {size_t(1), size_t(1000), size_t(1) << 18, P, P + 1, 3 * P - 7}) {
+    for (double density : {1.0, 0.1, 0.0}) {
+      const auto v = density == 1.0 ? gaussian(n, 0.05, n) : pruned(n, density, n);
+      for (ValueCodec codec : {ValueCodec::dsz, ValueCodec::lossless, ValueCodec::zfp}) {
+        for (bool sparse : {false, true}) {
+          const TensorEntry e = encode_tensor("t", {n}, v.data(), options(codec, codec == ValueCodec::lossless ? 0 : 1e-3, sparse));
+          const std::vector<float> whole = decode_tensor(e);
+          for (unsigned threads : {1u, 2u}) {
+            size_t largest = 0;
+            const std::vector<float> pieces = through_pieces(e, threads, &largest);
+            ASSERT_EQ(pieces.size(), whole.size()) << n << " " << density << " " << int(codec) << " " << sparse;
+            EXPECT_LE(largest, P);
+            for (size_t i = 0; i < n; ++i)
+              ASSERT_TRUE(same_bits(pieces[i], whole[i])) << "value " << i << " of " << n << ", codec " << int(codec)
+                                                            << (sparse ? " sparse" : " dense");
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(TensorPieces, given_malformed_entries_expect_the_errors_of_decode_tensor_before_any_piece) {
+  const auto v = pruned(3000, 0.1, 5);
+  const auto sparse = encode_tensor("s", {30, 100}, v.data(), options(ValueCodec::dsz, 1e-3, true));
+  const auto dense = encode_tensor("d", {30, 100}, v.data(), options(ValueCodec::dsz, 1e-3));
+  const auto lossless = encode_tensor("l", {30, 100}, v.data(), options(ValueCodec::lossless, 0));
+  std::vector<TensorEntry> bad;
+  auto e = dense;
+  e.shape = {3001};
+  bad.push_back(e);
+  e = sparse;
+  e.value_stream = dense.value_stream;
+  bad.push_back(e);
+  const auto big = gaussian(100000, 0.05, 6);  // chunked (a compact stream has no checksum)
+  e = encode_tensor("b", {100000}, big.data(), options(ValueCodec::dsz, 1e-3));
+  e.value_stream[e.value_stream.size() / 2] ^= 0x40;  // the stream's checksum
+  bad.push_back(e);
+  e = lossless;
+  e.value_stream.push_back(0);  // bytes after the frame
+  bad.push_back(e);
+  e = lossless;
+  e.value_stream.resize(e.value_stream.size() - 3);
+  bad.push_back(e);
+  for (size_t i = 0; i < bad.size(); ++i) {
+    size_t pieces = 0;
+    try {
+      decode_tensor_pieces(bad[i], 1, [&](const float*, size_t) { ++pieces; });
+      ADD_FAILURE() << "case " << i << " accepted";
+    } catch (const Error& err) {
+      EXPECT_NE(err.code(), ErrorCode::interrupted) << i;
+    }
+    EXPECT_EQ(pieces, 0u) << "case " << i << ": a piece before the error";
+    EXPECT_NE(decode_error(bad[i]), ErrorCode::interrupted) << i;
+  }
+}
+
+TEST(FloatStreamReader, given_ranges_of_whole_pieces_expect_the_whole_decode_and_others_refused) {
+  const auto v = gaussian((3u << 18) + 5, 0.1, 9);
+  CodecOptions o;
+  o.abs_error_bound = 1e-3;
+  const auto stream = compress_floats(v.data(), v.size(), o);
+  const auto whole = decompress_floats(stream.data(), stream.size());
+  FloatStreamReader r(stream.data(), stream.size());
+  ASSERT_EQ(r.count(), v.size());
+  ASSERT_EQ(r.piece_values(), 1u << 18);
+  std::vector<float> part(2u << 18);
+  r.decode(1u << 18, part.size(), part.data(), 2);
+  for (size_t i = 0; i < part.size(); ++i) ASSERT_TRUE(same_bits(part[i], whole[(1u << 18) + i])) << i;
+  r.decode(3u << 18, 5, part.data());
+  for (size_t i = 0; i < 5; ++i) ASSERT_TRUE(same_bits(part[i], whole[(3u << 18) + i])) << i;
+  EXPECT_THROW(r.decode(1, 10, part.data()), Error);              // not at a piece
+  EXPECT_THROW(r.decode(0, 10, part.data()), Error);              // not whole pieces
+  EXPECT_THROW(r.decode(3u << 18, 6, part.data()), Error);        // past the end
+  auto bad = stream;
+  bad[bad.size() / 2] ^= 1;
+  EXPECT_THROW(FloatStreamReader(bad.data(), bad.size()), Error);  // checksum, on construction
 }
 
 }  // namespace

@@ -124,6 +124,11 @@ TEST_F(Pipeline, given_pruned_model_when_compressed_and_decoded_expect_every_wei
   // the report promised.
   const std::string restored = path("restored.pt");
   back.save(restored);
+  // Written as it decodes, the same bytes.
+  const pipeline::DecompressedFile f = pipeline::decompress_model_to_file(c, path("streamed.pt"), 2);
+  EXPECT_TRUE(f.streamed);
+  EXPECT_EQ(f.masked, back.masked_parameters().size());
+  EXPECT_TRUE(read_file_bytes(path("streamed.pt")) == read_file_bytes(restored)) << "streamed file differs";
   const model::Model reloaded = model::Model::load(restored);
   model::Evaluator ev(reloaded, *data_);
   EXPECT_DOUBLE_EQ(ev.evaluate(model::Split::val).top1_rate(), r.val_top1_after);
@@ -216,6 +221,9 @@ TEST_F(Pipeline, given_pruning_used_the_whole_budget_expect_every_tensor_lossles
   for (const auto& t : r.tensors) EXPECT_EQ(t.error_bound, 0.0) << t.name;
   const model::Model back = pipeline::decompress_model_file(path("lossless.dsz"));
   for (const auto& p : m.parameters()) EXPECT_EQ(back.parameter(p.name), m.parameter(p.name)) << p.name;
+  back.save(path("lossless.pt"));
+  pipeline::decompress_model_to_file(read_container_file(path("lossless.dsz")), path("lossless-streamed.pt"));
+  EXPECT_TRUE(read_file_bytes(path("lossless.pt")) == read_file_bytes(path("lossless-streamed.pt")));
 }
 
 TEST_F(Pipeline, given_paper_baseline_expect_grid_bounds_gap8_index_and_exact_biases) {

@@ -187,6 +187,22 @@ std::string report_to_text(const CompressReport& report);
 model::Model decompress_model(const Container& container, unsigned threads = 1);
 model::Model decompress_model_file(const std::string& path, unsigned threads = 1);
 
+// The kind of model file a .dsz model decodes to (native, TorchScript, ONNX);
+// foreign_format as decompress_model for a .dsz that is not a deepsz model.
+model::FileKind decompressed_kind(const Container& container);
+
+// decompress_model(container).save(path), in bounded memory where it can: a
+// deepsz-native model is written tensor by tensor as each decodes
+// (model::save_native_streamed), the same bytes, never holding the network;
+// a TorchScript or ONNX model (and a native one of 4 GiB or more) goes
+// through decompress_model and Model::save.
+struct DecompressedFile {
+  std::string architecture;
+  size_t tensors = 0, masked = 0;
+  bool streamed = false;
+};
+DecompressedFile decompress_model_to_file(const Container& container, const std::string& path, unsigned threads = 1);
+
 // Budget arithmetic of docs/PIPELINE.md: the loss compression may add on top
 // of the input model so that the decoded model loses at most max_loss_pp
 // against the dense ancestor. dense_val_top1 < 0: no ancestor (budget =

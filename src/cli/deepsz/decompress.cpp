@@ -35,17 +35,18 @@ void run_decompress(const DecompressArgs& a) {
                                         a.quiet);
     return;
   }
-  model::Model m = pipeline::decompress_model(c, static_cast<unsigned>(std::max(1, model::runtime_threads())));
   // The file is written in the model's own format: the name must say it.
-  if ((m.file_kind() == model::FileKind::onnx) != (format == "onnx"))
+  const model::FileKind kind = pipeline::decompressed_kind(c);
+  if ((kind == model::FileKind::onnx) != (format == "onnx"))
     throw Error(ErrorCode::invalid_argument,
-                a.input + " holds " + (m.file_kind() == model::FileKind::onnx ? "an ONNX model: give -o a .onnx file"
-                                                                              : "a deepsz or TorchScript model: give -o a .pt file"));
-  m.save(a.output);
+                a.input + " holds " + (kind == model::FileKind::onnx ? "an ONNX model: give -o a .onnx file"
+                                                                     : "a deepsz or TorchScript model: give -o a .pt file"));
+  const pipeline::DecompressedFile f = pipeline::decompress_model_to_file(
+      c, a.output, static_cast<unsigned>(std::max(1, model::runtime_threads())));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.quiet)
     std::printf("%s -> %s: %s, %zu tensors (%zu masked) in %.2f s\n", a.input.c_str(), a.output.c_str(),
-                m.architecture().c_str(), m.parameters().size(), m.masked_parameters().size(), secs);
+                f.architecture.c_str(), f.tensors, f.masked, secs);
 }
 }  // namespace
 

@@ -59,9 +59,8 @@ void run_decompress(const DecompressArgs& a) {
   }
 
   if (!to_directory) {
-    const std::vector<float> v = deepsz::decode_tensor(*chosen[0], a.threads, max_bytes);
-    write_f32_file(a.out, v);
-    std::printf("%s -> %s: %zu values\n", chosen[0]->name.c_str(), a.out.c_str(), v.size());
+    const uint64_t n = write_tensor_f32_file(*chosen[0], a.out, a.threads, max_bytes);
+    std::printf("%s -> %s: %llu values\n", chosen[0]->name.c_str(), a.out.c_str(), (unsigned long long)n);
     return;
   }
   // One file per tensor; names made unique after sanitising. On failure the
@@ -76,10 +75,9 @@ void run_decompress(const DecompressArgs& a) {
       used[file];
       const std::string path = (fs::path(a.out) / file).string();
       check_distinct(a.in, path);
-      const std::vector<float> v = deepsz::decode_tensor(*t, a.threads, max_bytes);
-      write_f32_file(path, v);
+      const uint64_t n = write_tensor_f32_file(*t, path, a.threads, max_bytes);
       written.push_back(path);
-      std::printf("%s -> %s: %zu values\n", t->name.c_str(), path.c_str(), v.size());
+      std::printf("%s -> %s: %llu values\n", t->name.c_str(), path.c_str(), (unsigned long long)n);
     }
   } catch (...) {
     for (const auto& p : written) std::remove(p.c_str());

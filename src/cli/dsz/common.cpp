@@ -12,30 +12,63 @@ namespace dsz {
 
 namespace fs = std::filesystem;
 
+constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
 std::vector<float> read_f32_file(const std::string& path) {
-  const std::vector<uint8_t> bytes = deepsz::read_file_bytes(path);
+  std::vector<uint8_t> bytes = deepsz::read_file_bytes(path);
   if (bytes.size() % 4 != 0)
     throw deepsz::Error(deepsz::ErrorCode::invalid_argument,
                         path + ": size " + std::to_string(bytes.size()) +
                             " is not a multiple of 4 (raw float32 expected)");
   std::vector<float> v(bytes.size() / 4);
-  for (size_t i = 0; i < v.size(); ++i) {
-    const uint8_t* p = bytes.data() + 4 * i;
-    const uint32_t bits = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
-                          uint32_t(p[3]) << 24;
-    std::memcpy(&v[i], &bits, 4);
+  if constexpr (kLittleEndian) {
+    std::memcpy(v.data(), bytes.data(), bytes.size());
+  } else {
+    for (size_t i = 0; i < v.size(); ++i) {
+      const uint8_t* p = bytes.data() + 4 * i;
+      const uint32_t bits = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
+                            uint32_t(p[3]) << 24;
+      std::memcpy(&v[i], &bits, 4);
+    }
   }
   return v;
 }
 
-void write_f32_file(const std::string& path, const std::vector<float>& values) {
-  std::vector<uint8_t> bytes(values.size() * 4);
-  for (size_t i = 0; i < values.size(); ++i) {
+namespace {
+// Appends `count` floats to `out` as little-endian float32.
+void write_f32(deepsz::AtomicFileWriter& out, const float* values, size_t count) {
+  if constexpr (kLittleEndian) {
+    out.write(values, count * 4);
+    return;
+  }
+  std::vector<uint8_t> bytes(count * 4);
+  for (size_t i = 0; i < count; ++i) {
     uint32_t bits;
     std::memcpy(&bits, &values[i], 4);
     for (int b = 0; b < 4; ++b) bytes[4 * i + b] = uint8_t(bits >> (8 * b));
   }
-  deepsz::write_file_atomically(path, bytes.data(), bytes.size());
+  out.write(bytes.data(), bytes.size());
+}
+}  // namespace
+
+void write_f32_file(const std::string& path, const std::vector<float>& values) {
+  deepsz::AtomicFileWriter out(path);
+  write_f32(out, values.data(), values.size());
+  out.commit();
+}
+
+uint64_t write_tensor_f32_file(const deepsz::TensorEntry& tensor, const std::string& path, unsigned threads,
+                               uint64_t max_output_bytes) {
+  const uint64_t n = tensor.element_count();
+  if (max_output_bytes != 0 && n > max_output_bytes / 4)
+    throw deepsz::Error(deepsz::ErrorCode::too_large,
+                        "tensor '" + tensor.name + "' decodes to " + std::to_string(n) + " floats (" +
+                            std::to_string(n * 4) + " bytes), above the memory limit of " +
+                            std::to_string(max_output_bytes) + " bytes (--max-memory)");
+  deepsz::AtomicFileWriter out(path);
+  deepsz::decode_tensor_pieces(tensor, threads, [&](const float* v, size_t k) { write_f32(out, v, k); });
+  out.commit();
+  return n;
 }
 
 double checked_bound(double value, const char* option) {

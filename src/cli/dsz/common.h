@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "deepsz/codec.h"
+#include "deepsz/container.h"
 
 namespace dsz {
 
@@ -23,6 +24,12 @@ class UsageError : public std::runtime_error {
 // multiple of 4; the writer goes through a temporary file and a rename.
 std::vector<float> read_f32_file(const std::string& path);
 void write_f32_file(const std::string& path, const std::vector<float>& values);
+// A tensor of the container decoded straight into a raw float32 file, a piece
+// at a time (decode_tensor_pieces): the dense values are never held whole.
+// Refuses (Error too_large, before writing) a dense output above
+// `max_output_bytes` (0: no limit). Returns the number of values.
+uint64_t write_tensor_f32_file(const deepsz::TensorEntry& tensor, const std::string& path, unsigned threads,
+                               uint64_t max_output_bytes);
 
 // Usage checks, each throwing UsageError with one line.
 double checked_bound(double value, const char* option);
