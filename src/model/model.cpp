@@ -400,6 +400,13 @@ std::vector<float> Model::parameter(const std::string& name) const {
   return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
 }
 
+const float* Model::parameter_data(const std::string& name, size_t& count) const {
+  const torch::Tensor& t = impl_->param(name);
+  count = static_cast<size_t>(t.numel());
+  if (t.scalar_type() != torch::kFloat32 || !t.is_contiguous() || !t.device().is_cpu()) return nullptr;
+  return t.data_ptr<float>();
+}
+
 void Model::set_parameter(const std::string& name, const std::vector<float>& values) {
   torch::Tensor& t = impl_->param(name);
   torch::Tensor v = to_tensor(values, t, name);

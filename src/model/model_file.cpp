@@ -6,6 +6,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -149,9 +151,8 @@ bool has_onnx_extension(const std::string& path) {
 Model Model::load(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::io_error, "cannot open " + path);
-  std::vector<char> bytes = read_bytes(path);
   if (has_onnx_extension(path)) {
-    OnnxLoaded o = onnx_load(std::move(bytes), path);
+    OnnxLoaded o = onnx_load(read_bytes(path), path);
     auto impl = std::make_unique<Impl>();
     impl->kind = FileKind::onnx;
     impl->onnx = std::move(o.program);
@@ -161,19 +162,25 @@ Model Model::load(const std::string& path) {
     for (const std::string& name : o.masked) impl->masks[name] = impl->param(name).ne(0);
     return Model(std::move(impl));
   }
-  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
-    throw Error(ErrorCode::foreign_format, path + ": not a deepsz or TorchScript model (not a zip archive)");
-  auto impl = std::make_unique<Impl>();
-  bool torchscript = false;
   {
-    // TorchScript archives carry code/ and constants.pkl; torch.save-style ones only data.pkl.
-    static const std::string kMarker = "constants.pkl";
-    torchscript = std::search(bytes.begin(), bytes.end(), kMarker.begin(), kMarker.end()) != bytes.end();
+    char magic[2] = {0, 0};
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::io_error, "cannot open " + path);
+    in.read(magic, 2);
+    if (magic[0] != 'P' || magic[1] != 'K')
+      throw Error(ErrorCode::foreign_format, path + ": not a deepsz or TorchScript model (not a zip archive)");
   }
+  auto impl = std::make_unique<Impl>();
   try {
+    // The archive is read record by record from the file (no copy of the
+    // whole file in memory beside the tensors). TorchScript archives carry
+    // code/ and constants.pkl; torch.save-style ones only data.pkl.
+    std::optional<caffe2::serialize::PyTorchStreamReader> reader(std::in_place, path);
+    const bool torchscript = reader->hasRecord("constants.pkl");
     if (!torchscript) {
-      torch::IValue v = torch::pickle_load(bytes);
-      std::vector<char>().swap(bytes);  // the tensors are loaded: the file's bytes are not needed again
+      // torch::pickle_load's reading, from the file.
+      torch::IValue v = torch::jit::readArchiveAndTensors("data", "", "", c10::nullopt, c10::nullopt, c10::nullopt, *reader);
+      reader.reset();
       if (!v.isGenericDict()) throw Error(ErrorCode::foreign_format, path + ": not a deepsz model file");
       auto d = v.toGenericDict();
       if (!d.contains("format") || !d.at("format").isString() || d.at("format").toStringRef() != kNativeFormat)
@@ -236,6 +243,7 @@ Model Model::load(const std::string& path) {
         }
       impl->kind = FileKind::native;
     } else {
+      reader.reset();
       torch::jit::ExtraFilesMap extra{{kExtraMetadata, ""}, {kExtraMasks, ""}};
       impl->module = torch::jit::load(path, torch::kCPU, extra);
       impl->kind = FileKind::torchscript;

@@ -89,7 +89,7 @@ MethodSettings settings_for(Method m) {
 // The lattice step recorded for `name`, if every value is (to float
 // rounding) an integer multiple of it; else 0. A record that does not hold
 // (the model was edited after deepsz quantize) is ignored, not trusted.
-static double recorded_lattice(const model::Model& m, const std::string& name, const std::vector<float>& values) {
+static double recorded_lattice(const model::Model& m, const std::string& name, const TensorPlan::Values& values) {
   const std::string rec = m.metadata(std::string(model::meta::lattice_prefix) + name);
   if (rec.empty()) return 0.0;
   char* end = nullptr;
@@ -115,7 +115,11 @@ std::vector<TensorPlan> plan_tensors(const model::Model& m, const CompressOption
     TensorPlan p;
     p.info = info;
     for (int64_t d : info.shape) p.shape.push_back(static_cast<uint64_t>(d));
-    p.values = m.parameter(info.name);
+    p.values.ptr = m.parameter_data(info.name, p.values.n);
+    if (!p.values.ptr) {
+      p.owned = std::make_shared<const std::vector<float>>(m.parameter(info.name));
+      p.values = {p.owned->data(), p.owned->size()};
+    }
     p.masked = m.has_mask(info.name);
     double squares = 0.0;
     for (float v : p.values) {

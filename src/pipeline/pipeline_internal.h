@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "deepsz/pipeline/pipeline.h"
@@ -22,7 +23,20 @@ MethodSettings settings_for(Method m);
 struct TensorPlan {
   model::ParamInfo info;
   std::vector<uint64_t> shape;
-  std::vector<float> values;
+  // The parameter's values: a view of the input model's own (which the plan
+  // must not outlive), or of `owned` where the model stores them otherwise
+  // (shared, so that a copy of the plan views the same buffer).
+  struct Values {
+    const float* ptr = nullptr;
+    size_t n = 0;
+    const float* data() const { return ptr; }
+    size_t size() const { return n; }
+    bool empty() const { return n == 0; }
+    const float& operator[](size_t i) const { return ptr[i]; }
+    const float* begin() const { return ptr; }
+    const float* end() const { return ptr + n; }
+  } values;
+  std::shared_ptr<const std::vector<float>> owned;
   std::string layer;  // name without ".weight" / ".bias"
   uint64_t nonzeros = 0;
   double density = 1.0;

@@ -117,6 +117,11 @@ class Model {
   std::vector<ParamInfo> parameters() const;
   ParamInfo parameter_info(const std::string& name) const;
   std::vector<float> parameter(const std::string& name) const;
+  // The parameter's values where they are (float32, row-major, `count` of
+  // them), no copy: valid while this model lives and the parameter is not
+  // set, filled or masked. nullptr when they are stored otherwise (another
+  // dtype, not contiguous): then parameter() copies them.
+  const float* parameter_data(const std::string& name, size_t& count) const;
   void set_parameter(const std::string& name, const std::vector<float>& values);
   // Lets `fill` write the parameter's values in place (row-major float32,
   // count = numel): a decoder writes a layer straight into the model
