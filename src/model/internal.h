@@ -37,7 +37,8 @@ struct Model::Impl {
   std::map<std::string, torch::Tensor> masks;                 // bool, shaped like the parameter
   bool training = false;
 
-  std::unique_ptr<Impl> clone() const;
+  // deep: every tensor copied (Model's copy); shallow: the tensors shared (Model::alias).
+  std::unique_ptr<Impl> clone(bool deep = true) const;
   void collect_module_params();
   torch::Tensor& param(const std::string& name);
   const torch::Tensor& param(const std::string& name) const;

@@ -164,23 +164,23 @@ std::vector<Layer> build_layers(const std::string& arch, const InputShape& in, i
 
 // ---- Model::Impl -----------------------------------------------------------
 
-std::unique_ptr<Model::Impl> Model::Impl::clone() const {
+std::unique_ptr<Model::Impl> Model::Impl::clone(bool deep) const {
   auto c = std::make_unique<Impl>();
   c->kind = kind;
   c->meta = meta;
   c->layers = layers;
   c->training = training;
-  for (const auto& [n, m] : masks) c->masks[n] = m.clone();
   c->onnx = onnx;
+  // Tensors and Modules are handles: a shallow copy shares their storage.
+  torch::NoGradGuard guard;
+  for (const auto& [n, m] : masks) c->masks[n] = deep ? m.clone() : m;
   if (module) {
     // Without the guard, deepcopy clones parameters through autograd and they
     // stop being leaves (optimisers then refuse them).
-    torch::NoGradGuard guard;
-    c->module = module->deepcopy();
+    c->module = deep ? module->deepcopy() : *module;
     c->collect_module_params();
   } else {
-    torch::NoGradGuard guard;
-    for (const auto& [n, t] : params) c->params.emplace_back(n, t.detach().clone());
+    for (const auto& [n, t] : params) c->params.emplace_back(n, deep ? t.detach().clone() : t);
   }
   return c;
 }
@@ -296,21 +296,7 @@ Model::Model() : impl_(std::make_unique<Impl>()) {}
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 Model::Model(const Model& other) : impl_(other.impl_->clone()) {}
-Model Model::alias() const {
-  auto c = std::make_unique<Impl>();
-  c->kind = impl_->kind;
-  c->meta = impl_->meta;
-  c->layers = impl_->layers;
-  c->training = impl_->training;
-  c->onnx = impl_->onnx;
-  c->masks = impl_->masks;    // tensors are handles: the same storage
-  c->params = impl_->params;
-  if (impl_->module) {
-    c->module = *impl_->module;  // a Module is a handle too
-    c->collect_module_params();
-  }
-  return Model(std::move(c));
-}
+Model Model::alias() const { return Model(impl_->clone(/*deep=*/false)); }
 
 Model& Model::operator=(const Model& other) {
   if (this != &other) impl_ = other.impl_->clone();
