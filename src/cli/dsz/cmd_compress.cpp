@@ -48,7 +48,7 @@ void run_compress(const CompressArgs& a, bool have_abs, bool have_rel, bool have
   if (!deepsz::cli_common::weights_format_of_path(a.in).empty()) return compress_weights(a, have_abs, have_rel);
   if (have_rms) throw UsageError("--rel-rms applies to .safetensors and .onnx input");
 
-  const std::vector<float> data = read_f32_file(a.in);
+  const F32Array data = read_f32_array(a.in, a.threads);
   deepsz::TensorEncodeOptions o;
   o.codec = a.codec == "zfp"        ? deepsz::ValueCodec::zfp
             : a.codec == "lossless" ? deepsz::ValueCodec::lossless

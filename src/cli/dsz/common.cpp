@@ -1,8 +1,11 @@
 #include "common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -64,6 +67,55 @@ std::vector<float> read_f32_file(const std::string& path) {
   return v;
 }
 
+F32Array read_f32_array(const std::string& path, unsigned threads) {
+  F32Array a;
+  struct stat st;
+  if (kLittleEndian && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    if (st.st_size % 4 != 0)
+      throw deepsz::Error(deepsz::ErrorCode::invalid_argument,
+                          path + ": size " + std::to_string(st.st_size) + " is not a multiple of 4 (raw float32 expected)");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      const size_t bytes = size_t(st.st_size);
+      a.count = bytes / 4;
+      a.values.reset(new float[a.count]);
+      char* base = reinterpret_cast<char*>(a.values.get());
+      const unsigned k = std::max(1u, std::min<unsigned>(threads, unsigned(bytes >> 24)));  // 16 MB a thread at least
+      std::vector<int> errors(k, 0);
+      std::vector<char> short_read(k, 0);
+      auto part = [&](unsigned i) {
+        const size_t from = bytes / k * i, to = i + 1 == k ? bytes : bytes / k * (i + 1);
+        for (size_t at = from; at < to;) {
+          const ssize_t n = ::pread(fd, base + at, to - at, off_t(at));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) errors[i] = errno;
+          if (n <= 0) {
+            short_read[i] = 1;
+            return;
+          }
+          at += size_t(n);
+        }
+      };
+      std::vector<std::thread> pool;
+      for (unsigned i = 1; i < k; ++i) pool.emplace_back(part, i);
+      part(0);
+      for (auto& t : pool) t.join();
+      struct stat after;
+      const bool same = ::fstat(fd, &after) == 0 && after.st_size == st.st_size;
+      ::close(fd);
+      for (unsigned i = 0; i < k; ++i)
+        if (errors[i]) throw deepsz::Error(deepsz::ErrorCode::io_error, "cannot read '" + path + "': " + std::strerror(errors[i]));
+      if (same && std::find(short_read.begin(), short_read.end(), 1) == short_read.end()) return a;
+      // The file changed size while read: read it again the general way.
+    }
+  }
+  std::vector<float> v = read_f32_file(path);
+  a.count = v.size();
+  a.values.reset(new float[a.count ? a.count : 1]);
+  std::copy(v.begin(), v.end(), a.values.get());
+  return a;
+}
+
 namespace {
 // Appends `count` floats to `out` as little-endian float32.
 void write_f32(deepsz::AtomicFileWriter& out, const float* values, size_t count) {
@@ -96,7 +148,29 @@ uint64_t write_tensor_f32_file(const deepsz::TensorEntry& tensor, const std::str
                             std::to_string(n * 4) + " bytes), above the memory limit of " +
                             std::to_string(max_output_bytes) + " bytes (--max-memory)");
   deepsz::AtomicFileWriter out(path);
-  deepsz::decode_tensor_pieces(tensor, threads, [&](const float* v, size_t k) { write_f32(out, v, k); });
+  if (threads < 2) {
+    deepsz::decode_tensor_pieces(tensor, threads, [&](const float* v, size_t k) { write_f32(out, v, k); });
+  } else {
+    // The write of one piece overlaps the decoding of the next: a piece is
+    // copied into one of two buffers and written by a second thread while
+    // the decoder fills its own buffer again.
+    std::vector<float> buffers[2];
+    std::future<void> pending;
+    size_t next = 0;
+    try {
+      deepsz::decode_tensor_pieces(tensor, threads, [&](const float* v, size_t k) {
+        std::vector<float>& b = buffers[next];
+        next ^= 1;
+        if (pending.valid()) pending.get();  // the write of the previous piece (the other buffer)
+        b.assign(v, v + k);
+        pending = std::async(std::launch::async, [&out, &b] { write_f32(out, b.data(), b.size()); });
+      });
+    } catch (...) {
+      if (pending.valid()) pending.wait();
+      throw;
+    }
+    if (pending.valid()) pending.get();
+  }
   out.commit();
   return n;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ class UsageError : public std::runtime_error {
 // Raw little-endian float32 files. The reader rejects a size that is not a
 // multiple of 4; the writer goes through a temporary file and a rename.
 std::vector<float> read_f32_file(const std::string& path);
+// The same values without zero-filling them first, a regular file read by
+// `threads` threads at once (each its own range: the copies and page faults
+// in parallel), for dsz compress.
+struct F32Array {
+  std::unique_ptr<float[]> values;
+  size_t count = 0;
+  const float* data() const { return values.get(); }
+  size_t size() const { return count; }
+};
+F32Array read_f32_array(const std::string& path, unsigned threads);
 void write_f32_file(const std::string& path, const std::vector<float>& values);
 // A tensor of the container decoded straight into a raw float32 file, a piece
 // at a time (decode_tensor_pieces): the dense values are never held whole.
