@@ -131,6 +131,12 @@ grep -q "memory limit" err.log || fail "no memory limit message: $(cat err.log)"
 run_bad "decompress above --max-memory 1M" 1 x.f32 -- "$DSZ" decompress --max-memory 1M bomb2.dsz x.f32
 run_ok "decompress within --max-memory 4M" "$DSZ" decompress --max-memory 4M bomb2.dsz x.f32
 rm -f x.f32
+# The output is written as it decodes: a write failing part-way leaves
+# neither the output nor the temporary, with one thread and with two.
+for t in 1 2; do
+  run_bad "decompress write fails midway (--threads $t)" 1 x.f32 -- bash -c "ulimit -f 64; trap '' XFSZ; exec \"\$0\" \"\$@\"" \
+    "$DSZ" decompress --threads $t bomb2.dsz x.f32
+done
 run_bad "--max-memory bogus" 2 x.f32 -- "$DSZ" decompress --max-memory 12Q bomb2.dsz x.f32
 run_bad "--max-memory -1" 2 x.f32 -- "$DSZ" decompress --max-memory -1 bomb2.dsz x.f32
 
