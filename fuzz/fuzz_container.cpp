@@ -42,11 +42,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The dense size of a sparse tensor is not bounded by the file
     // (docs/FORMAT.md, "Decompression bombs"): a real reader checks it.
     if (t.element_count() > (uint64_t(1) << 22)) continue;
+    bool whole_ok = false;
+    std::vector<float> v;
     try {
-      const std::vector<float> v = decode_tensor(t, 1 + (size & 1));
+      v = decode_tensor(t, 1 + (size & 1));
       if (v.size() != t.element_count()) fuzz::die("decoded size differs from the shape");
+      whole_ok = true;
     } catch (const Error&) {
     }
+    // The piecewise decoder: the same values, bit for bit, or an error.
+    std::vector<float> pieces;
+    bool pieces_ok = false;
+    try {
+      decode_tensor_pieces(t, 1 + (size & 1), [&](const float* p, size_t n) { pieces.insert(pieces.end(), p, p + n); });
+      pieces_ok = true;
+    } catch (const Error&) {
+    }
+    if (whole_ok != pieces_ok) fuzz::die("decode_tensor and decode_tensor_pieces disagree on accepting a tensor");
+    if (whole_ok && (pieces.size() != v.size() || (!v.empty() && std::memcmp(pieces.data(), v.data(), 4 * v.size()) != 0)))
+      fuzz::die("decode_tensor_pieces differs from decode_tensor");
   }
   return 0;
 }
