@@ -20,6 +20,7 @@ namespace {
 
 [[noreturn]] void fail(ErrorCode code, const std::string& what) { throw Error(code, what); }
 
+// bytes <= 8.
 void put_le(std::string& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
@@ -162,7 +163,9 @@ class ZipWriter {
     put_le(h, 0x0808, 2);  // flags
     put_le(h, 0, 2);       // stored
     put_le(h, 0, 4);       // time, date
-    put_le(h, 0, 12);      // crc and sizes: in the descriptor
+    put_le(h, 0, 4);       // crc and sizes: in the descriptor
+    put_le(h, 0, 4);
+    put_le(h, 0, 4);
     put_le(h, name.size(), 2);
     put_le(h, 4 + pad, 2);
     h += name;
