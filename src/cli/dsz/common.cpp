@@ -21,42 +21,16 @@ namespace fs = std::filesystem;
 
 constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
+namespace {
+deepsz::Error not_f32(const std::string& path, uint64_t size) {
+  return deepsz::Error(deepsz::ErrorCode::invalid_argument,
+                       path + ": size " + std::to_string(size) + " is not a multiple of 4 (raw float32 expected)");
+}
+}  // namespace
+
 std::vector<float> read_f32_file(const std::string& path) {
-  auto not_f32 = [&](uint64_t size) {
-    return deepsz::Error(deepsz::ErrorCode::invalid_argument, path + ": size " + std::to_string(size) +
-                                                                  " is not a multiple of 4 (raw float32 expected)");
-  };
-  // A regular file on a little-endian host is read straight into the values
-  // (one copy of the array in memory, not two).
-  struct stat st;
-  if (kLittleEndian && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    if (st.st_size % 4 != 0) throw not_f32(uint64_t(st.st_size));
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      std::vector<float> v(size_t(st.st_size) / 4);
-      char* p = reinterpret_cast<char*>(v.data());
-      size_t done = 0;
-      const size_t want = v.size() * 4;
-      int err = 0;
-      while (done < want) {
-        const ssize_t n = ::read(fd, p + done, want - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          err = n < 0 ? errno : 0;
-          break;
-        }
-        done += size_t(n);
-      }
-      char extra;
-      const bool grew = done == want && ::read(fd, &extra, 1) > 0;
-      ::close(fd);
-      if (done == want && !grew) return v;
-      if (err) throw deepsz::Error(deepsz::ErrorCode::io_error, "cannot read '" + path + "': " + std::strerror(err));
-      // The file changed size while read: read it again the general way.
-    }
-  }
-  std::vector<uint8_t> bytes = deepsz::read_file_bytes(path);
-  if (bytes.size() % 4 != 0) throw not_f32(bytes.size());
+  const std::vector<uint8_t> bytes = deepsz::read_file_bytes(path);
+  if (bytes.size() % 4 != 0) throw not_f32(path, bytes.size());
   std::vector<float> v(bytes.size() / 4);
   for (size_t i = 0; i < v.size(); ++i) {
     const uint8_t* p = bytes.data() + 4 * i;
@@ -71,9 +45,7 @@ F32Array read_f32_array(const std::string& path, unsigned threads) {
   F32Array a;
   struct stat st;
   if (kLittleEndian && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    if (st.st_size % 4 != 0)
-      throw deepsz::Error(deepsz::ErrorCode::invalid_argument,
-                          path + ": size " + std::to_string(st.st_size) + " is not a multiple of 4 (raw float32 expected)");
+    if (st.st_size % 4 != 0) throw not_f32(path, uint64_t(st.st_size));
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       const size_t bytes = size_t(st.st_size);
