@@ -146,6 +146,28 @@ void matrix_view(const std::vector<uint64_t>& shape, uint64_t& rows, uint64_t& c
   for (size_t i = 1; i < shape.size(); ++i) cols *= shape[i];
 }
 
+// The positions of a sparse tensor's kept values, checked: as many as its
+// value stream holds, strictly increasing, each within the tensor's n.
+std::vector<uint64_t> sparse_positions(const TensorEntry& entry, uint64_t n) {
+  uint64_t rows, cols;
+  matrix_view(entry.shape, rows, cols);
+  const uint8_t* is = entry.index_stream.data();
+  const size_t in = entry.index_stream.size();
+  const uint64_t kept = sparse_index_count(is, in);
+  if (kept > n)
+    fail(ErrorCode::corruption_detected,
+         "tensor '" + entry.name + "': index declares more positions than elements");
+  check_value_count(entry, kept);
+  std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
+  if (positions.size() != kept)
+    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
+  for (size_t i = 0; i < positions.size(); ++i)
+    if (positions[i] >= n || (i && positions[i] <= positions[i - 1]))
+      fail(ErrorCode::corruption_detected,
+           "tensor '" + entry.name + "': index position out of order or range");
+  return positions;
+}
+
 }  // namespace
 
 TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& shape,
@@ -219,30 +241,11 @@ void decode_tensor_into(const TensorEntry& entry, float* out, size_t count, unsi
     decode_values(entry, out, count, threads);
     return;
   }
-  uint64_t rows, cols;
-  matrix_view(entry.shape, rows, cols);
-  const uint8_t* is = entry.index_stream.data();
-  const size_t in = entry.index_stream.size();
-  const uint64_t kept = sparse_index_count(is, in);
-  if (kept > n)
-    fail(ErrorCode::corruption_detected,
-         "tensor '" + entry.name + "': index declares more positions than elements");
-  check_value_count(entry, kept);
-  const std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
-  if (positions.size() != kept)
-    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
+  const std::vector<uint64_t> positions = sparse_positions(entry, n);
   std::vector<float> values(positions.size());
   decode_values(entry, values.data(), values.size(), threads);
   std::fill(out, out + count, 0.0f);
-  uint64_t next = 0;  // positions must be strictly increasing and in range
-  for (size_t i = 0; i < positions.size(); ++i) {
-    const uint64_t p = positions[i];
-    if (p < next || p >= n)
-      fail(ErrorCode::corruption_detected,
-           "tensor '" + entry.name + "': index position out of order or range");
-    out[size_t(p)] = values[i];
-    next = p + 1;
-  }
+  for (size_t i = 0; i < positions.size(); ++i) out[size_t(positions[i])] = values[i];
 }
 
 }  // namespace deepsz
@@ -351,19 +354,8 @@ void decode_tensor_pieces(const TensorEntry& entry, unsigned threads,
     while (const float* p = values.next(k)) sink(p, k);
     return;
   }
-  uint64_t rows, cols;
-  matrix_view(entry.shape, rows, cols);
-  const uint8_t* is = entry.index_stream.data();
-  const size_t in = entry.index_stream.size();
-  const uint64_t kept = sparse_index_count(is, in);
-  if (kept > n)
-    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index declares more positions than elements");
-  const std::vector<uint64_t> positions = decode_sparse_index(is, in, rows, cols);
-  if (positions.size() != kept)
-    fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index count mismatch");
-  for (size_t i = 0; i < positions.size(); ++i)
-    if (positions[i] >= n || (i && positions[i] <= positions[i - 1]))
-      fail(ErrorCode::corruption_detected, "tensor '" + entry.name + "': index position out of order or range");
+  const std::vector<uint64_t> positions = sparse_positions(entry, n);
+  const uint64_t kept = positions.size();
   ValueSource values(entry, kept, threads);
   std::vector<float> window(size_t(std::min<uint64_t>(n, kTensorPieceValues)));
   const float* batch = nullptr;
