@@ -414,6 +414,45 @@ TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_r
   }
 }
 
+TEST(Prune, given_decision_on_augmented_images_expect_every_accepted_state_within_the_selection_check) {
+  NEED_FASHION(data);
+  dm::PruneOptions o;
+  o.max_loss = 3.0;
+  o.step_epochs = 1;
+  o.final_epochs = 0;
+  o.step_factor = 0.5;
+  o.alternatives = 2;
+  o.decide_on_augmented = true;
+  // Deciding on the shifted images needs them.
+  EXPECT_THROW(dm::prune(trained_lenet300(), *data, o), deepsz::Error);
+  o.decision_images = 2000;
+  std::vector<std::string> lines;
+  o.log = [&](const std::string& l) { lines.push_back(l); };
+  dm::PruneReport r;
+  dm::Model p = dm::prune(trained_lenet300(), *data, o, &r);
+  // Every step was also read on the decision images (drop, agreement, KL).
+  int read = 0;
+  for (const auto& l : lines) read += l.find("agreement") != std::string::npos && l.find("KL") != std::string::npos;
+  EXPECT_GT(read, 0);
+  // The selection split checks each accepted state: its reading may exceed
+  // the acceptance bound (max_loss - margin) by its own noise only, at most
+  // 100 z(0.9) sqrt(1 / images) points (every image discordant).
+  const double n = static_cast<double>(data->val.size());
+  const double check = o.max_loss - o.margin + 100 * 1.2816 * std::sqrt(1.0 / n);
+  std::vector<const dm::Model*> states{&p};
+  for (const auto& alt : r.alternatives) states.push_back(&alt);
+  for (const dm::Model* s : states) {
+    const double val = std::stod(s->metadata(dm::meta::val_top1));
+    EXPECT_LE(100 * (r.input_val_top1 - val), check + 1e-6);
+  }
+  int64_t kept = 0, all = 0;
+  for (const auto& name : p.masked_parameters()) {
+    kept += p.nonzeros(name);
+    all += trained_lenet300().nonzeros(name);
+  }
+  EXPECT_LT(kept, all);  // pruned
+}
+
 TEST(Prune, given_pruned_input_expect_budget_counted_from_its_dense_ancestor) {
   NEED_FASHION(data);
   dm::PruneOptions o;

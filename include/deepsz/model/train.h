@@ -61,6 +61,21 @@ struct PruneOptions {
   // split), so the sparsest accepted state leaves room for the certified
   // bound (docs/PRUNING.md, "Certification reserve"). 0: no reserve.
   double certify_confidence = 0.9;
+  // The decision signal (docs/PRUNING.md, "Decision signal"): > 0 measures
+  // every reading also on this many training images, each shifted by up to
+  // decision_shift pixels (labelled for free, 9x more than the selection
+  // split): the paired top-1 drop, the agreement with the input's
+  // predictions and the KL divergence from its outputs, all logged.
+  int64_t decision_images = 0;
+  int decision_shift = 2;
+  // With decision_images: a step is accepted on the decision images' drop
+  // (plus the reserve) instead of the selection split's, the selection
+  // reading only checking it: it may exceed the acceptance bound by no more
+  // than its own noise at certify_confidence.
+  bool decide_on_augmented = false;
+  // Log each step's drop on the certification and test splits too, for
+  // studies of the selection bias; reported only, never a decision.
+  bool trace_held_out = false;
   double step_factor = 0.75;       // overall density target of each step = previous x this
   double fine_step_factor = 0.85;  // the factor once the density is at or below fine_below
   double fine_below = 0.10;

@@ -93,6 +93,15 @@ void add_prune_command(CLI::App& app) {
                   "also prune whole hidden units of the fc layers, down to this fraction of each hidden layer (1: off)")
       ->capture_default_str()
       ->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
+  cmd->add_option("--decision-images", args->prune.decision_images,
+                  "also read every step on this many training images shifted by up to 2 pixels (drop, agreement, KL)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_flag("--decide-augmented", args->prune.decide_on_augmented,
+                "accept steps on the shifted training images' drop, the selection split checking it within its "
+                "own noise (needs --decision-images; docs/PRUNING.md, \"The decision signal\")");
+  cmd->add_flag("--trace-held-out", args->prune.trace_held_out,
+                "log each step's certification and test drop too (reported only, for studies)");
   add_retraining_options(cmd, args->prune);
   add_model_output_flags(cmd, args->output, args->json, args->quiet);
   cmd->callback([args] { run_prune(*args); });
