@@ -153,6 +153,12 @@ constexpr size_t kTensorPieceValues = size_t(1) << 20;
 void decode_tensor_pieces(const TensorEntry& entry, unsigned threads,
                           const std::function<void(const float* values, size_t count)>& sink);
 
+// The flat positions of a sparse tensor's kept values, checked as every
+// decode checks them: as many as its value stream holds, strictly
+// increasing, each below its element count (Error(corruption_detected)
+// otherwise). The masks of a decoded model are made from them.
+std::vector<uint64_t> sparse_positions(const TensorEntry& entry);
+
 // ---- ZFP (fixed-accuracy, 1-D), the peer codec ---------------------------
 std::vector<uint8_t> zfp_compress_floats(const float* data, size_t count, double tolerance);
 std::vector<float> zfp_decompress_floats(const uint8_t* stream, size_t size);

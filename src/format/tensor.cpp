@@ -148,7 +148,7 @@ void matrix_view(const std::vector<uint64_t>& shape, uint64_t& rows, uint64_t& c
 
 // The positions of a sparse tensor's kept values, checked: as many as its
 // value stream holds, strictly increasing, each within the tensor's n.
-std::vector<uint64_t> sparse_positions(const TensorEntry& entry, uint64_t n) {
+std::vector<uint64_t> checked_positions(const TensorEntry& entry, uint64_t n) {
   uint64_t rows, cols;
   matrix_view(entry.shape, rows, cols);
   const uint8_t* is = entry.index_stream.data();
@@ -169,6 +169,12 @@ std::vector<uint64_t> sparse_positions(const TensorEntry& entry, uint64_t n) {
 }
 
 }  // namespace
+
+std::vector<uint64_t> sparse_positions(const TensorEntry& entry) {
+  validate_tensor_entry(entry);
+  if (!entry.sparse) fail(ErrorCode::invalid_argument, "tensor '" + entry.name + "' is not sparse");
+  return checked_positions(entry, entry.element_count());
+}
 
 TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& shape,
                           const float* data, const TensorEncodeOptions& options) {
@@ -241,7 +247,7 @@ void decode_tensor_into(const TensorEntry& entry, float* out, size_t count, unsi
     decode_values(entry, out, count, threads);
     return;
   }
-  const std::vector<uint64_t> positions = sparse_positions(entry, n);
+  const std::vector<uint64_t> positions = checked_positions(entry, n);
   std::vector<float> values(positions.size());
   decode_values(entry, values.data(), values.size(), threads);
   std::fill(out, out + count, 0.0f);
@@ -354,7 +360,7 @@ void decode_tensor_pieces(const TensorEntry& entry, unsigned threads,
     while (const float* p = values.next(k)) sink(p, k);
     return;
   }
-  const std::vector<uint64_t> positions = sparse_positions(entry, n);
+  const std::vector<uint64_t> positions = checked_positions(entry, n);
   const uint64_t kept = positions.size();
   ValueSource values(entry, kept, threads);
   std::vector<float> window(size_t(std::min<uint64_t>(n, kTensorPieceValues)));

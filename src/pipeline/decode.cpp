@@ -38,19 +38,29 @@ std::vector<std::string> split_commas(const std::string& s) {
 namespace {
 void restore_masks(const Container& c, model::Model& m);
 
+// The checks that the container's tensors are the network's parameters:
+// one tensor a parameter, each of the parameter's element count.
+void check_tensor_count(const Container& c, const std::string& arch, size_t parameters) {
+  if (parameters != c.tensors.size())
+    throw Error(ErrorCode::corruption_detected, "model container: the " + arch + " model has " +
+                                                    std::to_string(parameters) + " parameters, the container " +
+                                                    std::to_string(c.tensors.size()) + " tensors");
+}
+const TensorEntry& tensor_of_parameter(const Container& c, const std::string& name, uint64_t numel) {
+  const TensorEntry* e = c.find(name);
+  if (!e || e->element_count() != numel)
+    throw Error(ErrorCode::corruption_detected, "model container: no tensor matches parameter " + name);
+  return *e;
+}
+
 // Every parameter of `m` from the container's tensor of its name, decoded in
 // place; the container must hold exactly the model's parameters.
 void fill_parameters(const Container& c, model::Model& m, unsigned threads) {
   const std::vector<model::ParamInfo> infos = m.parameters();
-  if (infos.size() != c.tensors.size())
-    throw Error(ErrorCode::corruption_detected, "model container: the " + m.architecture() + " model has " +
-                                                    std::to_string(infos.size()) + " parameters, the container " +
-                                                    std::to_string(c.tensors.size()) + " tensors");
+  check_tensor_count(c, m.architecture(), infos.size());
   for (const auto& p : infos) {
-    const TensorEntry* e = c.find(p.name);
-    if (!e || e->element_count() != uint64_t(p.numel))
-      throw Error(ErrorCode::corruption_detected, "model container: no tensor matches parameter " + p.name);
-    m.fill_parameter(p.name, [&](float* data, size_t count) { decode_tensor_into(*e, data, count, threads); });
+    const TensorEntry& e = tensor_of_parameter(c, p.name, uint64_t(p.numel));
+    m.fill_parameter(p.name, [&](float* data, size_t count) { decode_tensor_into(e, data, count, threads); });
   }
 }
 
@@ -118,10 +128,7 @@ void restore_masks(const Container& c, model::Model& m) {
     if (!e) throw Error(ErrorCode::corruption_detected, "model container: mask of unknown tensor " + name);
     std::vector<uint8_t> mask(static_cast<size_t>(e->element_count()), 0);
     if (e->sparse) {
-      const uint64_t rows = e->shape.empty() ? 1 : e->shape[0];
-      const uint64_t cols = rows ? e->element_count() / rows : 0;
-      for (uint64_t pos : decode_sparse_index(e->index_stream.data(), e->index_stream.size(), rows, cols))
-        mask[static_cast<size_t>(pos)] = 1;
+      for (uint64_t pos : sparse_positions(*e)) mask[static_cast<size_t>(pos)] = 1;
     } else {
       const std::vector<float> v = m.parameter(name);
       for (size_t i = 0; i < v.size(); ++i) mask[i] = v[i] != 0.0f;
@@ -148,23 +155,16 @@ void produce_mask(const TensorEntry& e, unsigned threads, const model::ByteSink&
     });
     return;
   }
-  const uint64_t rows = e.shape.empty() ? 1 : e.shape[0];
-  const uint64_t n = e.element_count(), cols = rows ? n / rows : 0;
-  const std::vector<uint64_t> positions = decode_sparse_index(e.index_stream.data(), e.index_stream.size(), rows, cols);
+  const uint64_t n = e.element_count();
+  const std::vector<uint64_t> positions = sparse_positions(e);  // increasing, each below n
   std::vector<uint8_t> window(size_t(std::min<uint64_t>(n, kTensorPieceValues)));
   size_t next = 0;
   for (uint64_t w0 = 0; w0 < n; w0 += window.size()) {
     const size_t m = size_t(std::min<uint64_t>(window.size(), n - w0));
     std::fill(window.begin(), window.begin() + std::ptrdiff_t(m), uint8_t(0));
-    for (; next < positions.size() && positions[next] < w0 + m; ++next) {
-      if (positions[next] < w0)
-        throw Error(ErrorCode::corruption_detected, "tensor '" + e.name + "': index position out of order");
-      window[size_t(positions[next] - w0)] = 1;
-    }
+    for (; next < positions.size() && positions[next] < w0 + m; ++next) window[size_t(positions[next] - w0)] = 1;
     sink(window.data(), m);
   }
-  if (next != positions.size())
-    throw Error(ErrorCode::corruption_detected, "tensor '" + e.name + "': index position out of range");
 }
 }  // namespace
 
@@ -174,17 +174,12 @@ DecompressedFile decompress_model_to_file(const Container& c, const std::string&
     model::NativeLayout layout = model::native_layout(n.arch, n.input, n.classes);
     for (const auto& [k, v] : c.metadata)
       if (k.rfind("deepsz", 0) != 0) layout.metadata[k] = v;
-    if (layout.parameters.size() != c.tensors.size())
-      throw Error(ErrorCode::corruption_detected, "model container: the " + n.arch + " model has " +
-                                                      std::to_string(layout.parameters.size()) + " parameters, the container " +
-                                                      std::to_string(c.tensors.size()) + " tensors");
+    check_tensor_count(c, n.arch, layout.parameters.size());
     std::vector<model::StreamedTensor> params, masks;
     for (const auto& [name, shape] : layout.parameters) {
-      const TensorEntry* e = c.find(name);
       uint64_t numel = 1;
       for (int64_t d : shape) numel *= uint64_t(d);
-      if (!e || e->element_count() != numel)
-        throw Error(ErrorCode::corruption_detected, "model container: no tensor matches parameter " + name);
+      const TensorEntry* e = &tensor_of_parameter(c, name, numel);
       params.push_back({name, shape, [e, threads](const model::ByteSink& sink) {
                           decode_tensor_pieces(*e, threads, [&](const float* v, size_t k) { sink(v, 4 * k); });
                         }});
