@@ -7,7 +7,7 @@
 #   scripts/calibrate.sh [--models "lenet300 lenet5"] [--seeds "1 2 3"] [--modes "certified uncertified"]
 #   (modes: certified = the default rule; selection / augmented = certified with
 #   `--decide selection|augmented`; uncertified = `--cert 0`)
-#                        [--cache DIR] [--data DIR]      (DEEPSZ=... or BUILD_DIR=... picks the binary)
+#                        [--cache DIR] [--data DIR] [--confidence C]      (DEEPSZ=... or BUILD_DIR=... picks the binary)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
@@ -17,6 +17,7 @@ MODELS="lenet300 lenet5"
 SEEDS="1 2 3"
 MODES="certified uncertified"
 DATA=()
+CONF=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --models) MODELS="$2"; shift 2 ;;
@@ -24,6 +25,7 @@ while [[ $# -gt 0 ]]; do
     --modes) MODES="$2"; shift 2 ;;
     --cache) CACHE="$2"; shift 2 ;;
     --data) DATA=(--data "$2"); shift 2 ;;
+    --confidence) CONF=(--confidence "$2"); shift 2 ;;
     *) echo "calibrate.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +45,7 @@ for model in $MODELS; do
       name="$OUT/$model-s$seed-$mode"
       start=$(date +%s)
       if "$DEEPSZ" run --model "$model" --seed "$seed" --max-loss 0.3 --json -q --cache "$CACHE" \
-          "${DATA[@]}" "${flags[@]}" >"$name.json" 2>"$name.log"; then
+          "${DATA[@]}" "${CONF[@]}" "${flags[@]}" >"$name.json" 2>"$name.log"; then
         secs=$(( $(date +%s) - start ))
         jq -r --arg mode "$mode" --arg secs "$secs" '
           def pp: if . == null then "-" else (. * 100 | round / 100 | tostring) end;

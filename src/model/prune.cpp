@@ -582,7 +582,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     {
       char rec[64];
       std::snprintf(rec, sizeof rec, "%s%.5g:%.4g:%.4g:%d", trajectory.empty() ? "" : ";", overall_density(model),
-                    stat - last_reserve, last_reserve, ok ? 1 : 0);
+                    mean_reading() - last_reserve, last_reserve, ok ? 1 : 0);  // the selection reading, whatever decided
       trajectory += rec;
     }
     if (ok) {

@@ -36,6 +36,7 @@ struct RunArgs {
   bool json = false;
   std::string decide;           // "selection" or "augmented" (empty: augmented for a certified lenet300, else selection)
   int64_t decision_images = -1;      // -1: 20,000 when deciding on them, else 0
+  int decision_shift = 2;
   bool trace_held_out = false;
   std::string report_html, plots;  // report_html empty: <cache>/<stem>.html
 };
@@ -144,7 +145,9 @@ void run_pipeline(RunArgs a) {
   if (a.decide.empty()) a.decide = certified && a.arch == "lenet300" ? "augmented" : "selection";
   if (a.decision_images < 0) a.decision_images = a.decide == "augmented" ? 20000 : 0;
   const std::string decide_tag =
-      a.decide == "augmented" ? "-dec" + std::to_string(a.decision_images) : "";
+      a.decide == "augmented"
+          ? "-dec" + std::to_string(a.decision_images) + (a.decision_shift == 2 ? "" : "s" + std::to_string(a.decision_shift))
+          : "";
   const std::string reserve_tag =
       certified ? "-c" + number_tag(a.confidence) + (a.arch == "lenet5" ? "" : "-kd0.5") + "-sp" : "";
   const std::string pruned_path =
@@ -230,6 +233,7 @@ void run_pipeline(RunArgs a) {
     o.certify_confidence = a.confidence;
     o.decision_images = a.decision_images;
     o.decide_on_augmented = a.decide == "augmented";
+    o.decision_shift = a.decision_shift;
     o.trace_held_out = a.trace_held_out;
     // Distillation from the dense model halves the images on which the
     // pruned model disagrees with it (LeNet-300-100 at 5-7%: 2.9% against
@@ -441,6 +445,9 @@ void add_run_command(CLI::App& app) {
                   "training images, shifted, whose drop, agreement and KL every prune reading also logs "
                   "(default 20000 with --decide augmented, else 0)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--decision-shift", args->decision_shift, "largest shift of the decision images, pixels (0: unshifted)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 8));
   cmd->add_flag("--trace-held-out", args->trace_held_out,
                 "log each prune step's certification and test drop too (reported only, for studies)");
   cmd->add_flag("--json", args->json, "print one JSON object on stdout (the story goes to stderr)");

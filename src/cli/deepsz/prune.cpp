@@ -94,9 +94,12 @@ void add_prune_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(std::numeric_limits<double>::min(), 1.0));
   cmd->add_option("--decision-images", args->prune.decision_images,
-                  "also read every step on this many training images shifted by up to 2 pixels (drop, agreement, KL)")
+                  "also read every step on this many training images, shifted (--decision-shift): drop, agreement, KL")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--decision-shift", args->prune.decision_shift, "largest shift of the decision images, pixels (0: unshifted)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 8));
   cmd->add_flag("--decide-augmented", args->prune.decide_on_augmented,
                 "accept steps on the shifted training images' drop, the selection split checking it within its "
                 "own noise (needs --decision-images; docs/PRUNING.md, \"The decision signal\")");
