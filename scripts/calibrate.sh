@@ -5,8 +5,8 @@
 # dense model. One markdown row per run on stdout, each run's JSON object
 # (or its error) kept in $CACHE/calibration/.
 #   scripts/calibrate.sh [--models "lenet300 lenet5"] [--seeds "1 2 3"] [--modes "certified uncertified"]
-#   (modes: certified = the default rule; selection / augmented = certified with
-#   `--decide selection|augmented`; uncertified = `--cert 0`)
+#   (modes: certified = the default rule; selection / training = certified with
+#   `--decide selection|training`; uncertified = `--cert 0`)
 #                        [--cache DIR] [--data DIR] [--confidence C]      (DEEPSZ=... or BUILD_DIR=... picks the binary)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,7 +41,7 @@ for model in $MODELS; do
       flags=()
       [[ "$mode" == uncertified ]] && flags=(--cert 0)
       [[ "$mode" == selection ]] && flags=(--decide selection)    # certified, prune decides on the selection split
-      [[ "$mode" == augmented ]] && flags=(--decide augmented)    # certified, on shifted training images
+      [[ "$mode" == training ]] && flags=(--decide training)      # certified, on training images
       name="$OUT/$model-s$seed-$mode"
       start=$(date +%s)
       if "$DEEPSZ" run --model "$model" --seed "$seed" --max-loss 0.3 --json -q --cache "$CACHE" \

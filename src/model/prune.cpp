@@ -183,9 +183,9 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     torch::Tensor t = b.to(torch::kUInt8).contiguous();
     return std::vector<uint8_t>(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
   };
-  const bool decide_aug = by_loss && o.decide_on_augmented;
+  const bool decide_aug = by_loss && o.decide_on_training_images;
   if (decide_aug && o.decision_images <= 0)
-    throw Error(ErrorCode::invalid_argument, "deciding on the augmented images needs --decision-images N > 0");
+    throw Error(ErrorCode::invalid_argument, "deciding on the training images needs --decision-images N > 0");
   if (by_loss && o.decision_images > 0) {
     try {
       const int64_t n = std::min<int64_t>(o.decision_images, X.size(0));
@@ -528,7 +528,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       continue;
     }
     // The step's statistic: the mean of its readings on the selection split,
-    // or, deciding on the augmented images, of theirs (plus the same
+    // or, deciding on the decision images, of theirs (plus the same
     // reserve), the selection reading then only checking it.
     auto mean_reading = [&] {
       return std::accumulate(readings.begin(), readings.end(), 0.0) / static_cast<double>(readings.size());

@@ -388,7 +388,7 @@ void Page::prune() {
   Figure f = prune_trajectory_figure(steps);
   add("<figure>" + inline_svg(f) + "<figcaption>Each step prunes further and retrains; the top-1 drawn is on the selection split. A step "
       "is accepted when that drop, with the certification reserve, stays within the pruning budget (with "
-      "<code>--decide augmented</code>: when the shifted training images' drop does, and this one within its own "
+      "<code>--decide training</code>: when the training images' drop does, and this one within its own "
       "noise of it; docs/PRUNING.md), else its model is discarded. Standalone file " +
       code(f.file_name) + ".</figcaption></figure>\n</section>\n");
   figures.push_back(std::move(f));

@@ -414,7 +414,7 @@ TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_r
   }
 }
 
-TEST(Prune, given_decision_on_augmented_images_expect_every_accepted_state_within_the_selection_check) {
+TEST(Prune, given_decision_on_training_images_expect_every_accepted_state_within_the_selection_check) {
   NEED_FASHION(data);
   dm::PruneOptions o;
   o.max_loss = 3.0;
@@ -422,8 +422,8 @@ TEST(Prune, given_decision_on_augmented_images_expect_every_accepted_state_withi
   o.final_epochs = 0;
   o.step_factor = 0.5;
   o.alternatives = 2;
-  o.decide_on_augmented = true;
-  // Deciding on the shifted images needs them.
+  o.decide_on_training_images = true;
+  // Deciding on the training images needs them.
   EXPECT_THROW(dm::prune(trained_lenet300(), *data, o), deepsz::Error);
   o.decision_images = 2000;
   std::vector<std::string> lines;

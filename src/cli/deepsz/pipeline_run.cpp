@@ -34,9 +34,9 @@ struct RunArgs {
   uint64_t seed = 1;            // dense training, the splits and pruning follow it
   double confidence = 0.9;      // of the certification (and of prune's reserve for it)
   bool json = false;
-  std::string decide;           // "selection" or "augmented" (empty: augmented for a certified lenet300, else selection)
+  std::string decide;           // "selection" or "training" (empty: training for a certified lenet300, else selection)
   int64_t decision_images = -1;      // -1: 20,000 when deciding on them, else 0
-  int decision_shift = 2;
+  int decision_shift = 0;
   bool trace_held_out = false;
   std::string report_html, plots;  // report_html empty: <cache>/<stem>.html
 };
@@ -139,14 +139,14 @@ void run_pipeline(RunArgs a) {
   const bool lenet5_recipe = a.arch == "lenet5";
   if (a.alternatives < 0) a.alternatives = certified ? 4 : 2;
   // LeNet-300-100, certified, accepts prune steps as measured best
-  // (docs/RESULTS.md, "The decision signal"): on shifted training images,
-  // the selection split checking within its own noise; every other
-  // network keeps the selection split's reading, as measured before.
-  if (a.decide.empty()) a.decide = certified && a.arch == "lenet300" ? "augmented" : "selection";
-  if (a.decision_images < 0) a.decision_images = a.decide == "augmented" ? 20000 : 0;
+  // (docs/RESULTS.md, "Calibration"): on 20,000 training images, the
+  // selection split checking within its own noise; every other network
+  // keeps the selection split's reading, as measured before.
+  if (a.decide.empty()) a.decide = certified && a.arch == "lenet300" ? "training" : "selection";
+  if (a.decision_images < 0) a.decision_images = a.decide == "training" ? 20000 : 0;
   const std::string decide_tag =
-      a.decide == "augmented"
-          ? "-dec" + std::to_string(a.decision_images) + (a.decision_shift == 2 ? "" : "s" + std::to_string(a.decision_shift))
+      a.decide == "training"
+          ? "-dec" + std::to_string(a.decision_images) + (a.decision_shift == 0 ? "" : "s" + std::to_string(a.decision_shift))
           : "";
   const std::string reserve_tag =
       certified ? "-c" + number_tag(a.confidence) + (a.arch == "lenet5" ? "" : "-kd0.5") + "-sp" : "";
@@ -232,7 +232,7 @@ void run_pipeline(RunArgs a) {
     o.seed = a.seed;
     o.certify_confidence = a.confidence;
     o.decision_images = a.decision_images;
-    o.decide_on_augmented = a.decide == "augmented";
+    o.decide_on_training_images = a.decide == "training";
     o.decision_shift = a.decision_shift;
     o.trace_held_out = a.trace_held_out;
     // Distillation from the dense model halves the images on which the
@@ -437,13 +437,13 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.5, 0.999));
   cmd->add_option("--decide", args->decide,
-                  "what pruning decides on: selection (the selection split's top-1) or augmented (top-1 on "
-                  "shifted training images, the selection split checking it within its noise; docs/PRUNING.md); "
-                  "default augmented for a certified lenet300, else selection")
-      ->check(CLI::IsMember({"selection", "augmented"}));
+                  "what pruning decides on: selection (the selection split's top-1) or training (top-1 on "
+                  "training images, shifted by --decision-shift, the selection split checking it within its "
+                  "noise; docs/PRUNING.md); default training for a certified lenet300, else selection")
+      ->check(CLI::IsMember({"selection", "training"}));
   cmd->add_option("--decision-images", args->decision_images,
                   "training images, shifted, whose drop, agreement and KL every prune reading also logs "
-                  "(default 20000 with --decide augmented, else 0)")
+                  "(default 20000 with --decide training, else 0)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->add_option("--decision-shift", args->decision_shift, "largest shift of the decision images, pixels (0: unshifted)")
       ->capture_default_str()

@@ -100,8 +100,8 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--decision-shift", args->prune.decision_shift, "largest shift of the decision images, pixels (0: unshifted)")
       ->capture_default_str()
       ->check(CLI::Range(0, 8));
-  cmd->add_flag("--decide-augmented", args->prune.decide_on_augmented,
-                "accept steps on the shifted training images' drop, the selection split checking it within its "
+  cmd->add_flag("--decide-on-training-images", args->prune.decide_on_training_images,
+                "accept steps on the decision images' drop, the selection split checking it within its "
                 "own noise (needs --decision-images; docs/PRUNING.md, \"The decision signal\")");
   cmd->add_flag("--trace-held-out", args->prune.trace_held_out,
                 "log each step's certification and test drop too (reported only, for studies)");
