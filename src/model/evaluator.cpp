@@ -124,16 +124,14 @@ Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides)
     torch::Tensor out = torch::cat(logits);
     if (out.dim() != 2 || out.size(0) != n)
       throw Error(ErrorCode::invalid_argument, "the model's output is not one row of scores per image");
-    torch::Tensor top1 = out.argmax(1).eq(y).to(torch::kUInt8).contiguous();
-    result.top1.assign(top1.data_ptr<uint8_t>(), top1.data_ptr<uint8_t>() + n);
+    result.top1 = flag_bytes(out.argmax(1).eq(y));
     torch::Tensor nll = torch::nn::functional::cross_entropy(
                             out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
                             .to(torch::kFloat32)
                             .contiguous();
     result.loss.assign(nll.data_ptr<float>(), nll.data_ptr<float>() + n);
     if (out.size(1) > 5) {
-      torch::Tensor top5 = std::get<1>(out.topk(5, 1)).eq(y.unsqueeze(1)).any(1).to(torch::kUInt8).contiguous();
-      result.top5.assign(top5.data_ptr<uint8_t>(), top5.data_ptr<uint8_t>() + n);
+      result.top5 = flag_bytes(std::get<1>(out.topk(5, 1)).eq(y.unsqueeze(1)).any(1));
     }
   } catch (const c10::Error& e) {
     throw_from_torch(e, "evaluation failed");

@@ -64,6 +64,9 @@ std::string shape_string(const InputShape& s);  // "CxHxW"
 InputShape parse_shape(const std::string& text);  // of model metadata; throws corruption_detected
 // A copy of `values` shaped like `like`; throws invalid_argument on a count mismatch.
 torch::Tensor to_tensor(const std::vector<float>& values, const torch::Tensor& like, const std::string& name);
+// The elements of a bool (or integer 0/1) tensor as bytes, in row-major order:
+// masks and per-image correctness.
+std::vector<uint8_t> flag_bytes(const torch::Tensor& flags);
 // The names and shapes of the weights and biases of `layers` (weight, then
 // bias, layer by layer).
 std::vector<std::pair<std::string, std::vector<int64_t>>> native_param_shapes(const std::vector<Layer>& layers);

@@ -61,6 +61,11 @@ torch::Tensor to_tensor(const std::vector<float>& values, const torch::Tensor& l
   return torch::from_blob(const_cast<float*>(values.data()), like.sizes(), torch::kFloat32).clone();
 }
 
+std::vector<uint8_t> flag_bytes(const torch::Tensor& flags) {
+  const torch::Tensor b = flags.to(torch::kUInt8).contiguous();
+  return std::vector<uint8_t>(b.data_ptr<uint8_t>(), b.data_ptr<uint8_t>() + b.numel());
+}
+
 std::vector<std::pair<std::string, std::vector<int64_t>>> native_param_shapes(const std::vector<Layer>& layers) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
   for (const Layer& l : layers) {
@@ -420,8 +425,7 @@ bool Model::has_mask(const std::string& name) const { return impl_->masks.count(
 std::vector<uint8_t> Model::mask(const std::string& name) const {
   auto it = impl_->masks.find(name);
   if (it == impl_->masks.end()) throw Error(ErrorCode::invalid_argument, "parameter " + name + " has no mask");
-  torch::Tensor b = it->second.to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(b.data_ptr<uint8_t>(), b.data_ptr<uint8_t>() + b.numel());
+  return flag_bytes(it->second);
 }
 void Model::set_mask(const std::string& name, const std::vector<uint8_t>& mask) {
   torch::Tensor& t = impl_->param(name);

@@ -151,6 +151,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
   // The reference of the certification a later compress makes: the dense
   // model's correctness on each certification image (never a decision here).
   const std::string dense_cert = dense_cert_record(input, ref_eval, data);
+  // The input's correctness on the held-out splits, for --trace-held-out only.
+  std::vector<uint8_t> ref_cert, ref_test;
+  if (o.trace_held_out) {
+    if (data.certified()) ref_cert = ref_eval.correct(Split::cert);
+    ref_test = ref_eval.correct(Split::test);
+  }
 
   torch::Tensor X, Y;
   try {
@@ -179,13 +185,19 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     torch::Tensor X, Y, ref_logp, ref_pred;
     std::vector<uint8_t> ref;
   } dec;
-  auto flags_of = [](const torch::Tensor& b) {
-    torch::Tensor t = b.to(torch::kUInt8).contiguous();
-    return std::vector<uint8_t>(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  };
-  const bool decide_aug = by_loss && o.decide_on_training_images;
-  if (decide_aug && o.decision_images <= 0)
+  const bool decide_on_training = by_loss && o.decide_on_training_images;
+  if (decide_on_training && o.decision_images <= 0)
     throw Error(ErrorCode::invalid_argument, "deciding on the training images needs --decision-images N > 0");
+  // A selection reading's own noise at the certification's confidence, and
+  // the acceptance rule of a step and of the fine-tuned result: the
+  // statistic within the bound, and, deciding on the training images, the
+  // selection reading within its noise of it.
+  auto selection_noise = [&](const std::vector<uint8_t>& c) {
+    return reserve_points(ref_val, c, static_cast<int64_t>(ref_val.size()), o.certify_confidence);
+  };
+  auto passes = [&](double statistic, double selection, double noise) {
+    return statistic <= accept + 1e-9 && (!decide_on_training || selection <= accept + noise + 1e-9);
+  };
   if (by_loss && o.decision_images > 0) {
     try {
       const int64_t n = std::min<int64_t>(o.decision_images, X.size(0));
@@ -198,7 +210,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       torch::Tensor lg = logits_of(m, dec.X);
       dec.ref_logp = torch::log_softmax(lg, 1);
       dec.ref_pred = lg.argmax(1);
-      dec.ref = flags_of(dec.ref_pred.eq(dec.Y));
+      dec.ref = flag_bytes(dec.ref_pred.eq(dec.Y));
     } catch (const c10::Error& e) {
       throw_from_torch(e, "prune");
     }
@@ -216,7 +228,7 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     torch::Tensor lg = logits_of(mi, dec.X);
     torch::Tensor logp = torch::log_softmax(lg, 1);
     torch::Tensor pred = lg.argmax(1);
-    r.drop = paired_drop_points(dec.ref, flags_of(pred.eq(dec.Y)), spent_pp);
+    r.drop = paired_drop_points(dec.ref, flag_bytes(pred.eq(dec.Y)), spent_pp);
     r.agreement = pred.eq(dec.ref_pred).to(torch::kFloat64).mean().item<double>();
     r.kl = (dec.ref_logp.exp() * (dec.ref_logp - logp)).sum(1).mean().item<double>();
     return r;
@@ -499,14 +511,14 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
     // Two readings of the paired val drop: after the last two retraining epochs.
     std::vector<double> readings;
     std::vector<Signal> signals;  // of the decision images, at the same readings
-    double sel_noise = 0;         // the latest selection reading's own noise (decide_aug's check)
+    double sel_noise = 0;         // the latest selection reading's own noise (the check of decide_on_training)
     const int epochs = std::max(1, o.step_epochs);
     auto read = [&](int e) {
       if (by_loss && e + 2 > epochs) {
         Evaluator ev(model, data);
         const std::vector<uint8_t> c = ev.correct(Split::val);
         readings.push_back(drop_points(c));
-        if (decide_aug) sel_noise = reserve_points(ref_val, c, static_cast<int64_t>(ref_val.size()), o.certify_confidence);
+        if (decide_on_training) sel_noise = selection_noise(c);
         if (dec.X.defined()) signals.push_back(signal_of(m));
       }
     };
@@ -534,14 +546,12 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       return std::accumulate(readings.begin(), readings.end(), 0.0) / static_cast<double>(readings.size());
     };
     auto statistic = [&] {
-      if (!decide_aug) return mean_reading();
+      if (!decide_on_training) return mean_reading();
       double d = 0;
       for (const Signal& sg : signals) d += sg.drop;
       return d / static_cast<double>(signals.size()) + last_reserve;
     };
-    auto accepted = [&](double st) {
-      return st <= accept + 1e-9 && (!decide_aug || mean_reading() <= accept + sel_noise + 1e-9);
-    };
+    auto accepted = [&](double st) { return passes(st, mean_reading(), sel_noise); };
     double stat = statistic();
     bool ok = accepted(stat);
     if (!ok && stat <= o.max_loss + 2.0) {
@@ -567,14 +577,14 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       const Signal& sg = signals.back();
       line += ", decision images: drop " + fmt(sg.drop, 2) + " points, agreement " + fmt(100 * sg.agreement, 2) +
               "%, KL " + fmt(sg.kl, 4);
-      if (decide_aug) line += ", statistic " + fmt(stat, 2) + " (selection check <= " + fmt(accept + sel_noise, 2) + ")";
+      if (decide_on_training) line += ", statistic " + fmt(stat, 2) + " (selection check <= " + fmt(accept + sel_noise, 2) + ")";
     }
     if (o.trace_held_out) {
       // Reported only: never a decision (a study of the selection bias).
       Evaluator ev(model, data);
       line += ", held out (reported only):";
-      if (data.certified()) line += " cert drop " + fmt(paired_drop_points(ref_eval.correct(Split::cert), ev.correct(Split::cert), 0), 2);
-      line += " test drop " + fmt(paired_drop_points(ref_eval.correct(Split::test), ev.correct(Split::test), 0), 2);
+      if (data.certified()) line += " cert drop " + fmt(paired_drop_points(ref_cert, ev.correct(Split::cert), 0), 2);
+      line += " test drop " + fmt(paired_drop_points(ref_test, ev.correct(Split::test), 0), 2);
     }
     line += std::string(ok ? " accepted" : " over budget");
     log(line);
@@ -643,16 +653,11 @@ Model prune(const Model& input, const Dataset& data, const PruneOptions& o, Prun
       Evaluator ev(tuned, data);
       const std::vector<uint8_t> c = ev.correct(Split::val);
       const double d = drop_points(c);
-      bool keep = d <= accept + 1e-9;
-      std::string how;
-      if (decide_aug) {
-        // The same rule as the steps': the decision images' drop plus the
-        // reserve, the selection reading within its own noise of the bound.
-        const double st = signal_of(tuned.impl()).drop + last_reserve;
-        const double noise = reserve_points(ref_val, c, static_cast<int64_t>(ref_val.size()), o.certify_confidence);
-        keep = st <= accept + 1e-9 && d <= accept + noise + 1e-9;
-        how = ", decision statistic " + fmt(st, 2);
-      }
+      // The steps' rule (deciding on the training images: their drop plus the
+      // same reserve, the selection reading within its own noise).
+      const double st = decide_on_training ? signal_of(tuned.impl()).drop + last_reserve : d;
+      const bool keep = passes(st, d, decide_on_training ? selection_noise(c) : 0.0);
+      const std::string how = decide_on_training ? ", decision statistic " + fmt(st, 2) : std::string();
       log("fine-tuned: val drop " + fmt(d, 2) + " points" + reserve_note() + how + " (accepted state " +
           fmt(best_stat, 2) + "): " + (keep ? "kept" : "discarded"));
       if (keep) best = tuned;
