@@ -385,13 +385,20 @@ TEST(Prune, given_fisher_scores_and_global_allocation_expect_target_met_and_clas
   EXPECT_GT(r.test_top1, 0.6);
 }
 
-TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_result) {
-  NEED_FASHION(data);
+// A loose budget (3 points), one-epoch steps halving the density, no
+// fine-tuning: several steps are accepted on the small set.
+dm::PruneOptions loose_budget_options() {
   dm::PruneOptions o;
-  o.max_loss = 3.0;  // a loose budget: several steps are accepted on the small set
+  o.max_loss = 3.0;
   o.step_epochs = 1;
   o.final_epochs = 0;
   o.step_factor = 0.5;
+  return o;
+}
+
+TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_result) {
+  NEED_FASHION(data);
+  dm::PruneOptions o = loose_budget_options();
   o.alternatives = 2;
   dm::PruneReport r;
   dm::Model p = dm::prune(trained_lenet300(), *data, o, &r);
@@ -416,11 +423,7 @@ TEST(Prune, given_alternatives_expect_denser_accepted_states_recorded_like_the_r
 
 TEST(Prune, given_decision_on_training_images_expect_every_accepted_state_within_the_selection_check) {
   NEED_FASHION(data);
-  dm::PruneOptions o;
-  o.max_loss = 3.0;
-  o.step_epochs = 1;
-  o.final_epochs = 0;
-  o.step_factor = 0.5;
+  dm::PruneOptions o = loose_budget_options();
   o.alternatives = 2;
   o.decide_on_training_images = true;
   // Deciding on the training images needs them.
@@ -455,11 +458,8 @@ TEST(Prune, given_decision_on_training_images_expect_every_accepted_state_within
 
 TEST(Prune, given_pruned_input_expect_budget_counted_from_its_dense_ancestor) {
   NEED_FASHION(data);
-  dm::PruneOptions o;
-  o.max_loss = 3.0;  // loose: from the dense model itself, steps are accepted (test above)
-  o.step_epochs = 1;
-  o.final_epochs = 0;
-  o.step_factor = 0.5;
+  // Loose: from the dense model itself, steps are accepted (the tests above).
+  dm::PruneOptions o = loose_budget_options();
   dm::Model input = trained_lenet300();
   const double val = dm::Evaluator(input, *data).evaluate(dm::Split::val).top1_rate();
   // An ancestor 20 points better on this split: earlier pruning spent far
