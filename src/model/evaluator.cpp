@@ -64,6 +64,68 @@ std::vector<uint8_t> Evaluator::correct(Split split, const ParameterOverrides& o
   return evaluate(split, overrides).top1;
 }
 
+namespace {
+
+// Every value `p` produces, gathered (a produced parameter that is not the
+// weight of a fully connected layer: small, or of another kind of model).
+std::vector<float> gather(const ParameterValues& p, size_t expected, const std::string& name) {
+  std::vector<float> all;
+  all.reserve(expected);
+  p.produce([&](const float* v, size_t count) {
+    if (count > expected - all.size())
+      throw Error(ErrorCode::invalid_argument, "parameter " + name + ": more values produced than it has");
+    all.insert(all.end(), v, v + count);
+  });
+  return all;
+}
+
+// A fully connected layer for all the images of `x`, its weight produced a
+// piece at a time: a block of rows is gathered, then multiplied batch by
+// batch; the same BLAS calls as linear_by_rows on each batch, so the same
+// values as the model's own weight would give (model.h).
+torch::Tensor produced_linear(const torch::Tensor& x, const ParameterValues& w, const torch::Tensor& bias,
+                              int64_t out, int64_t in, int64_t batch, const std::string& name) {
+  const int64_t n = x.size(0);
+  const int64_t rows = out * in > kLinearBlockValues ? std::min(out, linear_block_rows(in)) : out;
+  torch::Tensor block = torch::empty({rows, in}, torch::kFloat32);
+  float* buf = block.data_ptr<float>();
+  const size_t block_values = size_t(rows * in);
+  size_t filled = 0;
+  int64_t done = 0;  // rows multiplied
+  std::vector<torch::Tensor> parts;
+  auto multiply = [&](int64_t r) {
+    const torch::Tensor wb = block.slice(0, 0, r);
+    const torch::Tensor bb = bias.defined() ? bias.slice(0, done, done + r) : bias;
+    std::vector<torch::Tensor> batches;
+    for (int64_t b = 0; b < n; b += batch) batches.push_back(torch::linear(x.slice(0, b, std::min(n, b + batch)), wb, bb));
+    parts.push_back(torch::cat(batches));
+    done += r;
+    filled = 0;
+  };
+  const size_t total = size_t(out * in);
+  size_t seen = 0;
+  w.produce([&](const float* v, size_t count) {
+    if (count > total - seen)
+      throw Error(ErrorCode::invalid_argument, "parameter " + name + ": more values produced than it has");
+    seen += count;
+    while (count > 0) {
+      const size_t take = std::min(count, block_values - filled);
+      std::copy(v, v + take, buf + filled);
+      filled += take;
+      v += take;
+      count -= take;
+      // A full block, or the last rows (seen == total: whole rows are left).
+      if (filled == block_values || (count == 0 && seen == total)) multiply(int64_t(filled) / in);
+    }
+  });
+  if (seen != total)
+    throw Error(ErrorCode::invalid_argument, "parameter " + name + ": " + std::to_string(seen) +
+                                                 " values produced, it has " + std::to_string(total));
+  return parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
+}
+
+}  // namespace
+
 Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides) {
   auto t0 = std::chrono::steady_clock::now();
   Model::Impl& m = impl_->model.impl();
@@ -73,17 +135,32 @@ Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides)
     const torch::Tensor& x = impl_->input(split);
     const torch::Tensor& y = impl_->labels[split];
     std::map<std::string, torch::Tensor> ov;
+    std::map<size_t, const ParameterValues*> produced;  // native: layer -> its produced weight
+    std::vector<std::vector<float>> gathered;
+    gathered.reserve(overrides.size());
     // Views of the caller's values, no copy (the largest layer is the size
     // that matters: 151 MB for AlexNet's fc6): they live through this call
     // and the forward pass only reads them.
     for (const auto& [name, values] : overrides) {
       const torch::Tensor& like = m.param(name);
-      if (static_cast<int64_t>(values.size()) != like.numel())
+      const int li = m.kind == FileKind::native ? m.layer_of(name) : -1;
+      if (values.is_produced() && li >= 0 && m.layers[size_t(li)].kind == Layer::Kind::linear &&
+          name == m.layers[size_t(li)].name + ".weight" && like.dim() == 2) {
+        produced[size_t(li)] = &values;
+        continue;
+      }
+      const std::vector<float>* v = &values.values;
+      if (values.is_produced()) {
+        gathered.push_back(gather(values, size_t(like.numel()), name));
+        v = &gathered.back();
+      }
+      if (static_cast<int64_t>(v->size()) != like.numel())
         throw Error(ErrorCode::invalid_argument, "parameter " + name + " has " + std::to_string(like.numel()) +
-                                                     " values, got " + std::to_string(values.size()));
-      ov[name] = torch::from_blob(const_cast<float*>(values.data()), like.sizes(), torch::kFloat32);
+                                                     " values, got " + std::to_string(v->size()));
+      ov[name] = torch::from_blob(const_cast<float*>(v->data()), like.sizes(), torch::kFloat32);
     }
     const int64_t n = x.size(0);
+    const int64_t batch = impl_->batch;
     std::vector<torch::Tensor> logits;
 
     if (m.kind == FileKind::native) {
@@ -93,19 +170,50 @@ Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides)
         if (li < 0) throw Error(ErrorCode::invalid_argument, "parameter " + name + " belongs to no layer");
         first = std::min(first, static_cast<size_t>(li));
       }
+      if (!produced.empty()) first = std::min(first, produced.begin()->first);
       auto& cache = impl_->cache;
       auto it = cache.find(split);
       if (it == cache.end() || it->second.layer > first) {
         // Activations entering layer `first`, computed once with the base parameters.
         std::vector<torch::Tensor> acts;
-        for (int64_t b = 0; b < n; b += impl_->batch)
-          acts.push_back(m.run_layers(x.slice(0, b, std::min(n, b + impl_->batch)), 0, first));
+        for (int64_t b = 0; b < n; b += batch)
+          acts.push_back(m.run_layers(x.slice(0, b, std::min(n, b + batch)), 0, first));
         cache[split] = Impl::Cache{first, torch::cat(acts)};
         it = cache.find(split);
       }
       const Impl::Cache& c = it->second;
-      for (int64_t b = 0; b < n; b += impl_->batch)
-        logits.push_back(m.run_layers(c.act.slice(0, b, std::min(n, b + impl_->batch)), c.layer, m.layers.size(), &ov));
+      // Batch by batch through the layers, except a layer with a produced
+      // weight: all images at once there, so that its weights are read once.
+      torch::Tensor a = c.act;
+      size_t from = c.layer;
+      auto run = [&](size_t to) {
+        if (to == from) return;
+        std::vector<torch::Tensor> out;
+        for (int64_t b = 0; b < n; b += batch)
+          out.push_back(m.run_layers(a.slice(0, b, std::min(n, b + batch)), from, to, &ov));
+        from = to;
+        if (to == m.layers.size()) {
+          logits = std::move(out);
+        } else {
+          a = torch::cat(out);
+        }
+      };
+      for (const auto& [li, w] : produced) {
+        if (li < from) continue;
+        run(li);
+        const Layer& l = m.layers[li];
+        const std::string bias_name = l.name + ".bias";
+        const torch::Tensor& like = m.param(l.name + ".weight");
+        auto bo = ov.find(bias_name);
+        const torch::Tensor bias = bo != ov.end() ? bo->second : m.has_param(bias_name) ? m.param(bias_name) : torch::Tensor();
+        a = produced_linear(a, *w, bias, like.size(0), like.size(1), batch, l.name + ".weight");
+        from = li + 1;
+      }
+      if (from < m.layers.size()) {
+        run(m.layers.size());
+      } else {
+        logits = {a};
+      }
     } else {
       std::map<std::string, torch::Tensor> saved;
       for (auto& [name, t] : ov) {

@@ -250,6 +250,21 @@ torch::Tensor Model::Impl::forward(const torch::Tensor& x) {
   return run_layers(x, 0, layers.size());
 }
 
+int64_t linear_block_rows(int64_t in_features) {
+  return std::max<int64_t>(1, kLinearBlockValues / std::max<int64_t>(1, in_features));
+}
+
+torch::Tensor linear_by_rows(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  if (w.dim() != 2 || w.numel() <= kLinearBlockValues) return torch::linear(x, w, b);
+  const int64_t out = w.size(0), rows = linear_block_rows(w.size(1));
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < out; r += rows) {
+    const int64_t e = std::min(out, r + rows);
+    parts.push_back(torch::linear(x, w.slice(0, r, e), b.defined() ? b.slice(0, r, e) : b));
+  }
+  return torch::cat(parts, 1);
+}
+
 torch::Tensor Model::Impl::run_layers(torch::Tensor x, size_t first, size_t last,
                                       const std::map<std::string, torch::Tensor>* overrides) {
   auto get = [&](const std::string& n) -> const torch::Tensor& {
@@ -262,7 +277,7 @@ torch::Tensor Model::Impl::run_layers(torch::Tensor x, size_t first, size_t last
   for (size_t i = first; i < last; ++i) {
     const Layer& l = layers[i];
     switch (l.kind) {
-      case Layer::Kind::linear: x = torch::linear(x, get(l.name + ".weight"), get(l.name + ".bias")); break;
+      case Layer::Kind::linear: x = linear_by_rows(x, get(l.name + ".weight"), get(l.name + ".bias")); break;
       case Layer::Kind::conv:
         x = torch::conv2d(x, get(l.name + ".weight"), get(l.name + ".bias"), l.stride, l.pad);
         break;

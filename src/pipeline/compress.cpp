@@ -208,7 +208,7 @@ model::ParameterOverrides CompressionJob::decoded(const std::vector<size_t>& cho
   for (size_t i = 0; i < choice.size(); ++i) {
     if (choice[i] == 0) continue;  // lossless: bit-exact, nothing to override
     const double b = table_.layers[i].candidates[choice[i]].abs_error_bound;
-    ov[plans_[i].info.name] = decode_tensor(encode_candidate(plans_[i], b, s_));
+    ov[plans_[i].info.name] = decoded_values(std::make_shared<const TensorEntry>(encode_candidate(plans_[i], b, s_)));
   }
   return ov;
 }
@@ -355,16 +355,22 @@ CompressReport CompressionJob::finish(const std::string& output) {
   model::ParameterOverrides ov;
   for (size_t i = 0; i < plans_.size(); ++i) {
     const double b = table_.layers[i].candidates[choice_[i]].abs_error_bound;
-    c.tensors.push_back(encode_candidate(plans_[i], b, s_));
-    const TensorEntry& e = c.tensors.back();
-    std::vector<float> d = decode_tensor(e);
-    // Self-check of the promise made to the user: within the bound, pruned
-    // weights exactly zero, lossless bit-exact.
-    const Distortion dist = measure_distortion(plans_[i].values.data(), d.data(), d.size(), e.error_bound);
-    bool ok = dist.over_bound == 0 && dist.non_finite_mismatch == 0;
-    for (size_t j = 0; ok && j < d.size(); ++j)
-      if (plans_[i].values[j] == 0.0f && plans_[i].sparse && d[j] != 0.0f) ok = false;
-    if (!ok) throw Error(ErrorCode::corruption_detected, "tensor " + e.name + " broke its error bound after decoding");
+    auto entry = std::make_shared<const TensorEntry>(encode_candidate(plans_[i], b, s_));
+    const TensorEntry& e = *entry;
+    // Self-check of the promise made to the user, a piece at a time: within
+    // the bound, pruned weights exactly zero, lossless bit-exact.
+    bool ok = true;
+    size_t at = 0;
+    decode_tensor_pieces(e, 1, [&](const float* d, size_t count) {
+      const float* original = plans_[i].values.data() + at;
+      const Distortion dist = measure_distortion(original, d, count, e.error_bound);
+      ok = ok && dist.over_bound == 0 && dist.non_finite_mismatch == 0;
+      for (size_t j = 0; ok && plans_[i].sparse && j < count; ++j)
+        if (original[j] == 0.0f && d[j] != 0.0f) ok = false;
+      at += count;
+    });
+    if (!ok || at != plans_[i].values.size())
+      throw Error(ErrorCode::corruption_detected, "tensor " + e.name + " broke its error bound after decoding");
     TensorReport t;
     t.name = plans_[i].info.name;
     t.kind = model::param_kind_name(plans_[i].info.kind);
@@ -381,7 +387,8 @@ CompressReport CompressionJob::finish(const std::string& output) {
     t.measured = table_.layers[i].candidates;
     r.tensor_bytes += t.index_bytes + t.value_bytes;
     r.tensors.push_back(t);
-    if (e.error_bound > 0.0) ov[t.name] = std::move(d);
+    if (e.error_bound > 0.0) ov[t.name] = decoded_values(entry);
+    c.tensors.push_back(e);  // a copy of the streams (the override reads `entry`)
   }
   r.seconds_generate = since(t0);
 

@@ -153,6 +153,11 @@ std::vector<TensorPlan> plan_tensors(const model::Model& m, const CompressOption
   return plans;
 }
 
+model::ParameterValues decoded_values(std::shared_ptr<const TensorEntry> e) {
+  return model::ParameterValues::produced(
+      [e = std::move(e)](const model::FloatSink& sink) { decode_tensor_pieces(*e, 1, sink); });
+}
+
 TensorEntry encode_candidate(const TensorPlan& p, double bound, const MethodSettings& s) {
   TensorEncodeOptions o;
   o.sparse = p.sparse;
@@ -313,14 +318,14 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
       const TensorPlan& p = plans[mine[k]];
       std::vector<Candidate> found;
       auto measure = [&](double bound) {
-        const TensorEntry e = encode_candidate(p, bound, s);
+        const auto e = std::make_shared<const TensorEntry>(encode_candidate(p, bound, s));
         model::ParameterOverrides ov;
-        ov[p.info.name] = decode_tensor(e);
+        ov[p.info.name] = decoded_values(e);
         const Paired d = compare(ref, ev.correct(Split::val, ov));
         Candidate c;
         c.abs_error_bound = bound;
-        c.index_bytes = e.index_stream.size();
-        c.value_bytes = e.value_stream.size();
+        c.index_bytes = e->index_stream.size();
+        c.value_bytes = e->value_stream.size();
         c.correct_to_wrong = d.c2w;
         c.wrong_to_correct = d.w2c;
         c.images = d.n;

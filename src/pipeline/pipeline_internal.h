@@ -61,6 +61,9 @@ TensorEntry encode_candidate(const TensorPlan& p, double bound, const MethodSett
 BoundSearchOptions search_options(const TensorPlan& p, uint64_t lossless_bytes, uint64_t lossless_total,
                                   double budget, size_t images, int max_candidates);
 std::string coding_name(const TensorEntry& e);
+// An encoded candidate as an evaluation's override: decoded a piece at a
+// time as the evaluator reads it (model.h, ParameterValues), never whole.
+model::ParameterValues decoded_values(std::shared_ptr<const TensorEntry> e);
 
 // Paired top-1 counts of a candidate against a reference on the same images.
 struct Paired {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -344,6 +345,70 @@ TEST(Evaluator, given_override_of_late_layer_expect_same_as_full_evaluation) {
   EXPECT_NE(cached, base);
   EXPECT_THROW(ev.correct(dm::Split::val, {{"fc2.weight", std::vector<float>(3)}}), deepsz::Error);
   EXPECT_THROW(ev.correct(dm::Split::val, {{"nope.weight", w}}), deepsz::Error);
+}
+
+// A produced weight (an encoded candidate decoded a piece at a time) scores
+// bit for bit as the same values held whole or set into the model, for a
+// fully connected layer large enough to be computed a block of rows at a
+// time (fc1 here: 6,912 x 300 = 2.07M values, blocks of 151 and 149 rows)
+// and for a small one; over three image batches (450 images).
+TEST(Evaluator, given_produced_weights_expect_bit_identical_to_the_same_values_held_whole) {
+  dm::init_runtime(1);
+  dm::Dataset data;
+  data.num_classes = 10;
+  dm::ImageSet& v = data.val;
+  v.channels = 3;
+  v.rows = v.cols = 48;
+  std::mt19937 rng(7);
+  v.pixels.resize(size_t(450 * v.image_elements()));
+  for (auto& p : v.pixels) p = uint8_t(rng() & 255u);
+  for (int i = 0; i < 450; ++i) v.labels.push_back(uint8_t(rng() % 10));
+  const dm::Model m = dm::Model::create("lenet300", {3, 48, 48}, 10, 3);
+  ASSERT_GT(int64_t(m.parameter("fc1.weight").size()), dm::kLinearBlockValues);
+  dm::Evaluator ev(m, data);
+  const dm::Evaluation base = ev.evaluate(dm::Split::val);
+  auto produced = [](std::vector<float> values, size_t piece) {
+    return dm::ParameterValues::produced([values = std::move(values), piece](const dm::FloatSink& sink) {
+      for (size_t i = 0; i < values.size(); i += piece) sink(values.data() + i, std::min(piece, values.size() - i));
+    });
+  };
+  // The model's own weights, produced: the same scores as none given.
+  const dm::Evaluation own = ev.evaluate(dm::Split::val, {{"fc1.weight", produced(m.parameter("fc1.weight"), 777)}});
+  EXPECT_EQ(own.top1, base.top1);
+  EXPECT_EQ(own.loss, base.loss);
+  // Changed weights: produced, held whole, and set into a copy of the model.
+  for (const char* name : {"fc1.weight", "fc2.weight"}) {
+    std::vector<float> w = m.parameter(name);
+    for (size_t i = 0; i < w.size(); i += 3) w[i] = 0.0f;
+    const dm::Evaluation p = ev.evaluate(dm::Split::val, {{name, produced(w, 1 << 20)}});
+    const dm::Evaluation odd = ev.evaluate(dm::Split::val, {{name, produced(w, 4097)}});
+    const dm::Evaluation whole = ev.evaluate(dm::Split::val, {{name, w}});
+    dm::Model changed = m;
+    changed.set_parameter(name, w);
+    const dm::Evaluation set = dm::Evaluator(changed, data).evaluate(dm::Split::val);
+    EXPECT_EQ(p.loss, whole.loss) << name;
+    EXPECT_EQ(odd.loss, whole.loss) << name;
+    EXPECT_EQ(set.loss, whole.loss) << name;
+    EXPECT_EQ(set.top1, p.top1) << name;
+    EXPECT_NE(p.loss, base.loss) << name;
+  }
+  // Two produced layers and a produced bias (gathered) in one evaluation.
+  std::vector<float> b = m.parameter("fc2.bias");
+  for (float& x : b) x += 0.5f;
+  dm::Model changed = m;
+  changed.set_parameter("fc2.bias", b);
+  EXPECT_EQ(ev.evaluate(dm::Split::val, {{"fc1.weight", produced(m.parameter("fc1.weight"), 5000)},
+                                         {"fc2.weight", produced(m.parameter("fc2.weight"), 999)},
+                                         {"fc2.bias", produced(b, 7)}})
+                .loss,
+            dm::Evaluator(changed, data).evaluate(dm::Split::val).loss);
+  // Too few or too many values: refused.
+  std::vector<float> w = m.parameter("fc1.weight");
+  EXPECT_THROW(ev.evaluate(dm::Split::val, {{"fc1.weight", produced(std::vector<float>(w.begin(), w.end() - 1), 1000)}}),
+               deepsz::Error);
+  w.push_back(0.0f);
+  EXPECT_THROW(ev.evaluate(dm::Split::val, {{"fc1.weight", produced(w, 1000)}}), deepsz::Error);
+  EXPECT_THROW(ev.evaluate(dm::Split::val, {{"fc2.bias", produced(std::vector<float>(101), 10)}}), deepsz::Error);
 }
 
 TEST(Prune, given_density_target_expect_masks_hold_exactly_after_retraining) {

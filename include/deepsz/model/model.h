@@ -165,12 +165,40 @@ struct Evaluation {
   double mean_loss() const;
 };
 
-using ParameterOverrides = std::map<std::string, std::vector<float>>;
+// A parameter's replacement values for one evaluation: held whole, or
+// produced in flat order a piece at a time (an encoded candidate's decoder,
+// decode_tensor_pieces). A produced weight of a fully connected layer is
+// consumed a block of rows at a time (Evaluator below), so the tensor never
+// exists whole in memory; anything else produced is first gathered whole.
+using FloatSink = std::function<void(const float* values, size_t count)>;
+struct ParameterValues {
+  std::vector<float> values;
+  std::function<void(const FloatSink&)> produce;  // set: the values come from here
+  ParameterValues() = default;
+  ParameterValues(std::vector<float> v) : values(std::move(v)) {}  // NOLINT: a vector is the common case
+  static ParameterValues produced(std::function<void(const FloatSink&)> p) {
+    ParameterValues v;
+    v.produce = std::move(p);
+    return v;
+  }
+  bool is_produced() const { return static_cast<bool>(produce); }
+};
+using ParameterOverrides = std::map<std::string, ParameterValues>;
+
+// A fully connected layer with more weights than this is computed a block of
+// rows (output units) at a time, each block's product a separate BLAS call,
+// whether its weights are the model's own or produced: the same calls and so
+// the same rounding either way (a lossless override scores exactly as the
+// model), and a produced weight is held one block at a time. Smaller layers
+// (every layer of the LeNets) are one call, as torch::linear computes them.
+constexpr int64_t kLinearBlockValues = int64_t(1) << 20;
 
 // Evaluates a snapshot of a model on a data set with parameter overrides.
 // For sequential (native) models the activations entering the first
 // overridden layer are computed once per split and cached, so candidates for
-// a late layer do not rerun the early layers. Not thread-safe.
+// a late layer do not rerun the early layers; a layer with a produced weight
+// is computed for all images of the split at once, its weights read once.
+// Not thread-safe.
 class Evaluator {
  public:
   // Evaluates a copy of `model`. With share_parameters, a native model's
