@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct Model::Impl {
   std::optional<torch::jit::Module> module;                   // torchscript only
   std::shared_ptr<const OnnxProgram> onnx;                    // onnx only (immutable, shared by copies)
   std::map<std::string, torch::Tensor> masks;                 // bool, shaped like the parameter
+  std::set<std::string> unloaded_masks;                       // present in the file, not read (MaskLoading::names_only)
   bool training = false;
 
   // deep: every tensor copied (Model's copy); shallow: the tensors shared (Model::alias).

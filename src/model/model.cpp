@@ -179,6 +179,7 @@ std::unique_ptr<Model::Impl> Model::Impl::clone(bool deep) const {
   // Tensors and Modules are handles: a shallow copy shares their storage.
   torch::NoGradGuard guard;
   for (const auto& [n, m] : masks) c->masks[n] = deep ? m.clone() : m;
+  c->unloaded_masks = unloaded_masks;
   if (module) {
     // Without the guard, deepcopy clones parameters through autograd and they
     // stop being leaves (optimisers then refuse them).
@@ -436,8 +437,12 @@ int64_t Model::nonzeros(const std::string& name) const {
   return impl_->param(name).detach().ne(0).sum().item<int64_t>();
 }
 
-bool Model::has_mask(const std::string& name) const { return impl_->masks.count(name) > 0; }
+bool Model::has_mask(const std::string& name) const {
+  return impl_->masks.count(name) > 0 || impl_->unloaded_masks.count(name) > 0;
+}
 std::vector<uint8_t> Model::mask(const std::string& name) const {
+  if (impl_->unloaded_masks.count(name))
+    throw Error(ErrorCode::invalid_argument, "the mask of " + name + " was not loaded (MaskLoading::names_only)");
   auto it = impl_->masks.find(name);
   if (it == impl_->masks.end()) throw Error(ErrorCode::invalid_argument, "parameter " + name + " has no mask");
   return flag_bytes(it->second);
@@ -449,14 +454,18 @@ void Model::set_mask(const std::string& name, const std::vector<uint8_t>& mask) 
   torch::Tensor m =
       torch::from_blob(const_cast<uint8_t*>(mask.data()), t.sizes(), torch::kUInt8).ne(0);
   impl_->masks[name] = m;
+  impl_->unloaded_masks.erase(name);
   torch::NoGradGuard guard;
   t.mul_(m);  // the bool mask promoted element by element: no float copy of it (151 MB for AlexNet fc6)
 }
-void Model::clear_mask(const std::string& name) { impl_->masks.erase(name); }
+void Model::clear_mask(const std::string& name) {
+  impl_->masks.erase(name);
+  impl_->unloaded_masks.erase(name);
+}
 std::vector<std::string> Model::masked_parameters() const {
   std::vector<std::string> out;
   for (const auto& p : impl_->params)
-    if (impl_->masks.count(p.first)) out.push_back(p.first);
+    if (has_mask(p.first)) out.push_back(p.first);
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import.h>
-#include <torch/csrc/jit/serialization/import_read.h>
+#include <torch/csrc/jit/serialization/unpickler.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 #include <unistd.h>
 
@@ -148,7 +148,52 @@ bool has_onnx_extension(const std::string& path) {
 
 }  // namespace
 
-Model Model::load(const std::string& path) {
+namespace {
+
+// The storages of a native file, unpickled without their bytes: each
+// tensor's storage is a null pointer whose context names its record, and
+// fill() reads the record into it when (and if) the tensor is wanted. So a
+// tensor that is not kept (a mask under MaskLoading::names_only) is read one
+// at a time for its checksum and never held beside the others.
+struct LazyArchive {
+  caffe2::serialize::PyTorchStreamReader& reader;
+
+  torch::IValue unpickle() {
+    auto [pickle, size] = reader.getRecord("data.pkl");
+    size_t at = 0;
+    const char* bytes = static_cast<const char*>(pickle.get());
+    auto read = [&](char* buffer, size_t len) -> size_t {
+      len = std::min(len, size - at);
+      std::memcpy(buffer, bytes + at, len);
+      at += len;
+      return len;
+    };
+    auto record = [](const std::string& key) {
+      return at::DataPtr(nullptr, new std::string(key), [](void* k) { delete static_cast<std::string*>(k); },
+                         at::Device(at::kCPU));
+    };
+    torch::jit::Unpickler unpickler(read, nullptr, nullptr, record, c10::nullopt);
+    return unpickler.parse_ivalue();
+  }
+
+  // The tensor with its record's bytes (nothing to do when its storage,
+  // shared with another tensor, was filled already).
+  torch::Tensor fill(const torch::Tensor& t, const std::string& path) {
+    c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+    if (s->data() != nullptr || s->nbytes() == 0) return t;
+    const auto* key = static_cast<const std::string*>(s->data_ptr().get_context());
+    if (!key) throw Error(ErrorCode::corruption_detected, path + ": a tensor without a record");
+    auto [bytes, size] = reader.getRecord("data/" + *key);
+    if (size < s->nbytes())
+      throw Error(ErrorCode::corruption_detected, path + ": record data/" + *key + " is shorter than its tensor");
+    s->set_data_ptr_noswap(std::move(bytes));
+    return t;
+  }
+};
+
+}  // namespace
+
+Model Model::load(const std::string& path, MaskLoading mask_loading) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::io_error, "cannot open " + path);
   if (has_onnx_extension(path)) {
@@ -178,9 +223,10 @@ Model Model::load(const std::string& path) {
     std::optional<caffe2::serialize::PyTorchStreamReader> reader(std::in_place, path);
     const bool torchscript = reader->hasRecord("constants.pkl");
     if (!torchscript) {
-      // torch::pickle_load's reading, from the file.
-      torch::IValue v = torch::jit::readArchiveAndTensors("data", "", "", c10::nullopt, c10::nullopt, c10::nullopt, *reader);
-      reader.reset();
+      // torch::pickle_load's reading, from the file, a record when it is
+      // wanted (LazyArchive).
+      LazyArchive archive{*reader};
+      torch::IValue v = archive.unpickle();
       if (!v.isGenericDict()) throw Error(ErrorCode::foreign_format, path + ": not a deepsz model file");
       auto d = v.toGenericDict();
       if (!d.contains("format") || !d.at("format").isString() || d.at("format").toStringRef() != kNativeFormat)
@@ -194,53 +240,59 @@ Model Model::load(const std::string& path) {
         const std::string& key = e.key().toStringRef();
         (is_checksum_key(key) ? sums : impl->meta)[key] = e.value().toStringRef();
       }
-      if (!sums.empty()) {
-        // Checked before anything in the file is used.
-        auto verify = [&](const std::string& key, const std::string& what, const std::string& actual) {
-          auto it = sums.find(key);
-          if (it == sums.end())
-            throw Error(ErrorCode::checksum_wrong, path + " is corrupt: no checksum for " + what);
-          if (it->second != actual)
-            throw Error(ErrorCode::checksum_wrong, path + " is corrupt: checksum mismatch in " + what);
-          sums.erase(it);
-        };
-        verify(kChecksumMetadata, "the metadata", metadata_checksum(impl->meta));
-        for (const auto& e : d.at("parameters").toGenericDict()) {
-          const std::string& name = e.key().toStringRef();
-          verify(parameter_checksum_key(name), "tensor '" + name + "'", tensor_checksum(name, e.value().toTensor()));
-        }
-        if (d.contains("masks"))
-          for (const auto& e : d.at("masks").toGenericDict()) {
-            const std::string& name = e.key().toStringRef();
-            verify(mask_checksum_key(name), "the mask of tensor '" + name + "'",
-                   tensor_checksum(name, e.value().toTensor()));
-          }
-        if (!sums.empty())
-          throw Error(ErrorCode::checksum_wrong,
-                      path + " is corrupt: no tensor for checksum entry '" + sums.begin()->first + "'");
-      }
+      // Checked before anything in the file is used (when it has checksums).
+      auto verify = [&](const std::string& key, const std::string& what, const std::string& actual) {
+        auto it = sums.find(key);
+        if (it == sums.end()) throw Error(ErrorCode::checksum_wrong, path + " is corrupt: no checksum for " + what);
+        if (it->second != actual) throw Error(ErrorCode::checksum_wrong, path + " is corrupt: checksum mismatch in " + what);
+        sums.erase(it);
+      };
+      const bool checked = !sums.empty();
+      if (checked) verify(kChecksumMetadata, "the metadata", metadata_checksum(impl->meta));
       const std::string arch = impl->meta[meta::architecture];
       const int64_t classes = std::stoll(impl->meta.count(meta::classes) ? impl->meta[meta::classes] : "0");
       impl->layers = build_layers(arch, parse_shape(impl->meta[meta::input]), classes);
+      const auto shapes = native_param_shapes(impl->layers);
+      auto shape_of = [&](const std::string& name) -> const std::vector<int64_t>* {
+        for (const auto& [n, shape] : shapes)
+          if (n == name) return &shape;
+        return nullptr;
+      };
+      // Masks first, one at a time: one not kept is freed before the next
+      // is read, and before the parameters are.
+      if (d.contains("masks"))
+        for (const auto& e : d.at("masks").toGenericDict()) {
+          const std::string name = e.key().toStringRef();
+          const std::vector<int64_t>* shape = shape_of(name);
+          if (!shape || e.value().toTensor().sizes() != c10::IntArrayRef(*shape))
+            throw Error(ErrorCode::corruption_detected, path + ": mask " + name + " matches no parameter");
+          torch::Tensor m = archive.fill(e.value().toTensor(), path);
+          if (checked) verify(mask_checksum_key(name), "the mask of tensor '" + name + "'", tensor_checksum(name, m));
+          if (mask_loading == MaskLoading::names_only)
+            impl->unloaded_masks.insert(name);
+          else
+            impl->masks[name] = m.to(torch::kBool);
+          e.setValue(torch::IValue());  // the dict's handle gone too: a mask not kept is freed here
+        }
       std::map<std::string, torch::Tensor> stored;
-      for (const auto& e : d.at("parameters").toGenericDict())
-        stored[e.key().toStringRef()] = e.value().toTensor().to(torch::kFloat32).contiguous();
+      for (const auto& e : d.at("parameters").toGenericDict()) {
+        const std::string& name = e.key().toStringRef();
+        torch::Tensor t = archive.fill(e.value().toTensor(), path);
+        if (checked) verify(parameter_checksum_key(name), "tensor '" + name + "'", tensor_checksum(name, t));
+        stored[name] = t.to(torch::kFloat32).contiguous();
+      }
+      if (checked && !sums.empty())
+        throw Error(ErrorCode::checksum_wrong,
+                    path + " is corrupt: no tensor for checksum entry '" + sums.begin()->first + "'");
+      reader.reset();
       // The stored tensors become the parameters (no initialised copy first).
-      for (const auto& [name, shape] : native_param_shapes(impl->layers)) {
+      for (const auto& [name, shape] : shapes) {
         auto it = stored.find(name);
         if (it == stored.end()) throw Error(ErrorCode::corruption_detected, path + ": parameter " + name + " missing");
         if (it->second.sizes() != c10::IntArrayRef(shape))
           throw Error(ErrorCode::corruption_detected, path + ": parameter " + name + " has the wrong shape");
         impl->params.emplace_back(name, it->second);
       }
-      if (d.contains("masks"))
-        for (const auto& e : d.at("masks").toGenericDict()) {
-          const std::string name = e.key().toStringRef();
-          torch::Tensor m = e.value().toTensor().to(torch::kBool);
-          if (!impl->has_param(name) || m.sizes() != impl->param(name).sizes())
-            throw Error(ErrorCode::corruption_detected, path + ": mask " + name + " matches no parameter");
-          impl->masks[name] = m;
-        }
       impl->kind = FileKind::native;
     } else {
       reader.reset();
@@ -270,6 +322,9 @@ Model Model::load(const std::string& path) {
 }
 
 void Model::save(const std::string& path) const {
+  if (!impl_->unloaded_masks.empty())
+    throw Error(ErrorCode::invalid_argument, "cannot save a model whose masks were not loaded (mask of " +
+                                                 *impl_->unloaded_masks.begin() + ")");
   {
     // The rename below would replace a device (/dev/null, /dev/full), a FIFO
     // or a directory's entry by a regular file, and as root it succeeds.

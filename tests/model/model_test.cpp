@@ -182,9 +182,10 @@ std::string float_bytes(const std::vector<float>& v) {
 }
 
 // Load must fail with checksum_wrong and one line naming the file and `needle`.
-void expect_corrupt(const fs::path& p, const std::string& needle) {
+void expect_corrupt(const fs::path& p, const std::string& needle,
+                    dm::Model::MaskLoading masks = dm::Model::MaskLoading::contents) {
   try {
-    dm::Model::load(p.string());
+    dm::Model::load(p.string(), masks);
     FAIL() << "loaded the damaged file " << p;
   } catch (const deepsz::Error& e) {
     const std::string msg = e.what();
@@ -196,6 +197,24 @@ void expect_corrupt(const fs::path& p, const std::string& needle) {
 }
 
 }  // namespace
+
+// What compress loads: the masks checked but not kept.
+TEST(ModelFile, given_masks_loaded_by_name_only_expect_names_answered_contents_and_save_refused) {
+  auto d = temp_dir("mask_names");
+  dm::Model m = dm::Model::create("lenet300", {}, 10, 7);
+  mask_every_third(m, "fc2.weight");
+  m.save((d / "m.pt").string());
+  const dm::Model r = dm::Model::load((d / "m.pt").string(), dm::Model::MaskLoading::names_only);
+  EXPECT_TRUE(r.has_mask("fc2.weight"));
+  EXPECT_FALSE(r.has_mask("fc1.weight"));
+  EXPECT_EQ(r.masked_parameters(), std::vector<std::string>{"fc2.weight"});
+  for (const auto& p : m.parameters()) EXPECT_EQ(r.parameter(p.name), m.parameter(p.name)) << p.name;
+  EXPECT_THROW(r.mask("fc2.weight"), deepsz::Error);
+  EXPECT_THROW(r.save((d / "again.pt").string()), deepsz::Error);
+  EXPECT_FALSE(fs::exists(d / "again.pt"));
+  const dm::Model copy = r;  // the names travel with a copy
+  EXPECT_TRUE(copy.has_mask("fc2.weight"));
+}
 
 TEST(ModelFile, given_bytes_overwritten_inside_a_tensor_expect_load_refuses_naming_file_and_tensor) {
   auto d = temp_dir("checksum");
@@ -230,6 +249,7 @@ TEST(ModelFile, given_bytes_overwritten_inside_a_tensor_expect_load_refuses_nami
   bad[mat + 1] = 1;
   write_file(d / "k.pt", bad);
   expect_corrupt(d / "k.pt", "checksum mismatch in the mask of tensor 'fc2.weight'");
+  expect_corrupt(d / "k.pt", "checksum mismatch in the mask of tensor 'fc2.weight'", dm::Model::MaskLoading::names_only);
 
   // A checksum entry renamed (same length): its tensor is left without one.
   const std::string key = "xxh64:parameter:fc2.bias";

@@ -85,7 +85,12 @@ class Model {
 
   // Any accepted file: deepsz-native, TorchScript, or ONNX (by its
   // extension .onnx, any case). Throws deepsz::Error.
-  static Model load(const std::string& path);
+  // MaskLoading::names_only (native files): each mask is read and checked
+  // against its checksum, one at a time, but not kept: has_mask() and
+  // masked_parameters() answer, mask() and save() refuse. What compress
+  // needs (AlexNet's fc masks are 59 MB as bytes, VGG-16's 124 MB).
+  enum class MaskLoading { contents, names_only };
+  static Model load(const std::string& path, MaskLoading masks = MaskLoading::contents);
   // A freshly initialised network (PyTorch's default init), seeded.
   static Model create(const std::string& architecture, const InputShape& input,
                       int64_t num_classes, uint64_t seed);

@@ -207,7 +207,7 @@ void write_html_report(const std::string& report_json, const std::string& html_p
 }
 
 ModelAndData open_model_and_data(const std::string& model_path, const DataOptions& o,
-                                 const std::vector<std::string>& outputs) {
+                                 const std::vector<std::string>& outputs, model::Model::MaskLoading masks) {
   model::init_runtime(o.threads);
   check_model_file(model_path);
   std::vector<std::string> inputs = {model_path};
@@ -217,7 +217,7 @@ ModelAndData open_model_and_data(const std::string& model_path, const DataOption
     inputs.push_back(out);
   }
   ModelAndData r;
-  r.model = model::Model::load(model_path);
+  r.model = model::Model::load(model_path, masks);
   apply_preprocessing(o, r.model);
   r.data = load_data_for(o, &r.model);
   return r;

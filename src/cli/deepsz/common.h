@@ -49,7 +49,8 @@ struct ModelAndData {
   model::Dataset data;
 };
 ModelAndData open_model_and_data(const std::string& model_path, const DataOptions& o,
-                                 const std::vector<std::string>& outputs = {});
+                                 const std::vector<std::string>& outputs = {},
+                                 model::Model::MaskLoading masks = model::Model::MaskLoading::contents);
 
 // Throws one clear line for a model path that cannot be a model file:
 // missing, a directory, empty, or a .dsz container (decompress it first).

@@ -74,7 +74,9 @@ void run_compress(const CompressArgs& a, pipeline::Collective* collective) {
   // Only rank 0 writes: the others' machines need not see the outputs.
   auto [m, data] = open_model_and_data(a.model, a.data,
                                        root ? std::vector<std::string>{a.output, a.report, a.report_html}
-                                            : std::vector<std::string>{});
+                                            : std::vector<std::string>{},
+                                       // which tensors are masked is all compress reads of the masks
+                                       model::Model::MaskLoading::names_only);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   pipeline::CompressOptions o;
