@@ -201,9 +201,14 @@ uint64_t sparse_index_count(const uint8_t* stream, size_t size) {
 }
 
 std::vector<uint64_t> nonzero_positions(const float* data, size_t count) {
+  // Counted first: the vector is allocated once at its size (growing it
+  // by doubling held 1.5x the final 8 bytes a position at the last copy).
+  size_t kept = 0;
+  for (size_t i = 0; i < count; ++i) kept += data[i] != 0.0f;  // -0.0f == 0.0f; NaN is kept
   std::vector<uint64_t> positions;
+  positions.reserve(kept);
   for (size_t i = 0; i < count; ++i) {
-    if (data[i] != 0.0f) positions.push_back(i);  // -0.0f == 0.0f; NaN is kept
+    if (data[i] != 0.0f) positions.push_back(i);
   }
   return positions;
 }

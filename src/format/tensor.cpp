@@ -199,11 +199,14 @@ TensorEntry encode_tensor(const std::string& name, const std::vector<uint64_t>& 
   if (options.sparse) {
     uint64_t rows, cols;
     matrix_view(shape, rows, cols);
-    const std::vector<uint64_t> positions = nonzero_positions(data, size_t(n));
-    e.index_stream =
-        encode_sparse_index(positions.data(), positions.size(), rows, cols, options.index_coding);
-    std::vector<float> values(positions.size());
-    for (size_t i = 0; i < positions.size(); ++i) values[i] = data[positions[i]];
+    std::vector<float> values;
+    {
+      const std::vector<uint64_t> positions = nonzero_positions(data, size_t(n));
+      e.index_stream =
+          encode_sparse_index(positions.data(), positions.size(), rows, cols, options.index_coding);
+      values.resize(positions.size());
+      for (size_t i = 0; i < positions.size(); ++i) values[i] = data[positions[i]];
+    }  // the positions (8 bytes a kept value) freed before the values' coder allocates
     e.value_stream = encode_values(values.data(), values.size(), options);
   } else {
     e.value_stream = encode_values(data, size_t(n), options);
