@@ -256,7 +256,11 @@ int64_t linear_block_rows(int64_t in_features) {
 }
 
 torch::Tensor linear_by_rows(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-  if (w.dim() != 2 || w.numel() <= kLinearBlockValues) return torch::linear(x, w, b);
+  // Training keeps the one product: autograd would give every block's slice
+  // a zero gradient of the whole weight (SliceBackward), 100 x 411 MB for
+  // VGG-16's fc6. Evaluation (no grad) is where the blocks must match.
+  if (w.dim() != 2 || w.numel() <= kLinearBlockValues || (at::GradMode::is_enabled() && w.requires_grad()))
+    return torch::linear(x, w, b);
   const int64_t out = w.size(0), rows = linear_block_rows(w.size(1));
   std::vector<torch::Tensor> parts;
   for (int64_t r = 0; r < out; r += rows) {

@@ -195,7 +195,8 @@ using ParameterOverrides = std::map<std::string, ParameterValues>;
 // whether its weights are the model's own or produced: the same calls and so
 // the same rounding either way (a lossless override scores exactly as the
 // model), and a produced weight is held one block at a time. Smaller layers
-// (every layer of the LeNets) are one call, as torch::linear computes them.
+// (every layer of the LeNets) are one call, as torch::linear computes them,
+// and so is every layer while it trains (with gradients).
 constexpr int64_t kLinearBlockValues = int64_t(1) << 20;
 
 // Evaluates a snapshot of a model on a data set with parameter overrides.
