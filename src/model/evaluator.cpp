@@ -35,7 +35,9 @@ struct Evaluator::Impl {
   // 200 images: the largest temporaries (conv2 im2col of LeNet-5: 26 MB at
   // 200) stay under glibc's largest mmap threshold (32 MB), so they are reused instead of
   // mapped and page-faulted on every batch (1000: 3x slower, mostly in sys).
-  int64_t batch = 200;
+  // Fewer for a native network whose one image makes a large activation
+  // (batch_for): 0 until the first evaluation chooses.
+  int64_t batch = 0;
 
   const torch::Tensor& input(Split s) {
     auto it = inputs.find(s);
@@ -65,6 +67,28 @@ std::vector<uint8_t> Evaluator::correct(Split split, const ParameterOverrides& o
 }
 
 namespace {
+
+// The images of a batch: 200, or as many as keep the largest activation of a
+// batch within kActivationBatchBytes (one image's, found by running it layer
+// by layer). VGG-16 at 224x224 makes 12.8 MB after conv1_1, so it runs one
+// image a batch (its reference evaluation of 8 images held 310 MB of
+// activations above the model in one batch, 130 MB in batches of two);
+// AlexNet's 0.8 MB gives 20; the LeNets on 28x28 images stay at 200. Fixed for a model and image size, so
+// every evaluation rounds alike (model.h).
+constexpr int64_t kMaxBatch = 200;
+constexpr int64_t kActivationBatchBytes = int64_t(16) << 20;
+
+int64_t batch_for(Model::Impl& m, const torch::Tensor& x) {
+  if (m.kind != FileKind::native || x.size(0) == 0) return kMaxBatch;
+  torch::Tensor a = x.slice(0, 0, 1);
+  int64_t largest = a.numel();
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    a = m.run_layers(a, i, i + 1);
+    largest = std::max<int64_t>(largest, a.numel());
+  }
+  const int64_t bytes = std::max<int64_t>(1, largest * int64_t(sizeof(float)));
+  return std::clamp<int64_t>(kActivationBatchBytes / bytes, 1, kMaxBatch);
+}
 
 // Every value `p` produces, gathered (a produced parameter that is not the
 // weight of a fully connected layer: small, or of another kind of model).
@@ -160,6 +184,7 @@ Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides)
       ov[name] = torch::from_blob(const_cast<float*>(v->data()), like.sizes(), torch::kFloat32);
     }
     const int64_t n = x.size(0);
+    if (impl_->batch == 0) impl_->batch = batch_for(m, x);
     const int64_t batch = impl_->batch;
     std::vector<torch::Tensor> logits;
 
@@ -221,8 +246,8 @@ Evaluation Evaluator::evaluate(Split split, const ParameterOverrides& overrides)
         m.param(name).detach().copy_(t);
       }
       try {
-        for (int64_t b = 0; b < n; b += impl_->batch)
-          logits.push_back(m.forward(x.slice(0, b, std::min(n, b + impl_->batch))));
+        for (int64_t b = 0; b < n; b += batch)
+          logits.push_back(m.forward(x.slice(0, b, std::min(n, b + batch))));
       } catch (...) {
         for (auto& [name, t] : saved) m.param(name).detach().copy_(t);
         throw;
