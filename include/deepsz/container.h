@@ -79,13 +79,21 @@ void validate_tensor_entry(const TensorEntry& entry);
 bool is_valid_utf8(const std::string& s) noexcept;
 
 std::vector<uint8_t> serialize_container(const Container& c);
+// The header and directory of serialize_container's bytes: the tensors'
+// streams follow them back to back (index, then values, in order).
+std::vector<uint8_t> serialize_container_head(const Container& c);
 // Validates magic, version, every size and offset, and both checksums.
 Container parse_container(const uint8_t* data, size_t size);
 
 // Writes to a temporary file beside `path`, then renames it into place; on
 // any failure nothing is left at `path`.
+// The streams are written from the entries, not copied into one buffer first.
 void write_container_file(const Container& c, const std::string& path);
 Container read_container_file(const std::string& path);
+// Whether the file at `path` holds exactly serialize_container(c), read and
+// compared a few MB at a time (the check after writing a large model's .dsz,
+// without a second copy of its streams).
+bool container_file_matches(const Container& c, const std::string& path);
 
 // Whole-file helpers shared with the tools. write_file_atomically writes a
 // temporary file in the directory of `path` (mode 0666 & ~umask), fsyncs it,

@@ -226,6 +226,16 @@ void validate_tensor_description(const TensorEntry& e) {
 }  // namespace format
 
 std::vector<uint8_t> serialize_container(const Container& c) {
+  std::vector<uint8_t> out = serialize_container_head(c);
+  ByteWriter w(out);
+  for (const auto& t : c.tensors) {
+    w.bytes(t.index_stream.data(), t.index_stream.size());
+    w.bytes(t.value_stream.data(), t.value_stream.size());
+  }
+  return out;
+}
+
+std::vector<uint8_t> serialize_container_head(const Container& c) {
   if (c.tensors.size() > kMaxTensors)
     fail(ErrorCode::invalid_argument, "more than " + std::to_string(kMaxTensors) + " tensors");
   if (c.metadata.size() > kMaxMetadataEntries)
@@ -274,10 +284,6 @@ std::vector<uint8_t> serialize_container(const Container& c) {
     }
   }
   const uint64_t directory_size = out.size() - kContainerHeaderSize;
-  for (const auto& t : c.tensors) {
-    w.bytes(t.index_stream.data(), t.index_stream.size());
-    w.bytes(t.value_stream.data(), t.value_stream.size());
-  }
 
   uint8_t* h = out.data();
   std::memcpy(h, kMagic, 8);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <fstream>
 
 #include "container_internal.h"
 #include "deepsz/container.h"
@@ -182,8 +183,35 @@ void write_file_atomically(const std::string& path, const uint8_t* data, size_t 
 }
 
 void write_container_file(const Container& c, const std::string& path) {
-  const std::vector<uint8_t> bytes = serialize_container(c);
-  write_file_atomically(path, bytes.data(), bytes.size());
+  const std::vector<uint8_t> head = serialize_container_head(c);  // validates c
+  AtomicFileWriter out(path);
+  out.write(head.data(), head.size());
+  for (const TensorEntry& t : c.tensors) {
+    out.write(t.index_stream.data(), t.index_stream.size());
+    out.write(t.value_stream.data(), t.value_stream.size());
+  }
+  out.commit();
+}
+
+bool container_file_matches(const Container& c, const std::string& path) {
+  const std::vector<uint8_t> head = serialize_container_head(c);
+  std::vector<std::pair<const uint8_t*, size_t>> parts{{head.data(), head.size()}};
+  for (const TensorEntry& t : c.tensors) {
+    parts.emplace_back(t.index_stream.data(), t.index_stream.size());
+    parts.emplace_back(t.value_stream.data(), t.value_stream.size());
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::io_error, "cannot open " + path);
+  std::vector<char> buf(size_t(4) << 20);
+  for (const auto& [data, size] : parts) {
+    for (size_t at = 0; at < size;) {
+      const size_t n = std::min(buf.size(), size - at);
+      if (!in.read(buf.data(), std::streamsize(n))) return false;
+      if (std::memcmp(buf.data(), data + at, n) != 0) return false;
+      at += n;
+    }
+  }
+  return in.peek() == std::char_traits<char>::eof();  // and nothing after
 }
 
 Container read_container_file(const std::string& path) {
