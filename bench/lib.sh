@@ -41,6 +41,36 @@ paper_densities() {
   esac
 }
 
+# mask_to_paper_python MODEL FILE: the same magnitude masks, set by NumPy on
+# the file's tensors (torch.load, torch.save: the same dictionary, without
+# the per-tensor checksums, which the loader then does not check) and with
+# no retraining epoch. Seconds where prune_to_paper takes 5 (AlexNet) to over
+# 15 (VGG-16) minutes; for the memory benchmark, which needs the densities,
+# not the training.
+mask_to_paper_python() {
+  local densities
+  densities=$(paper_densities "$1") || return 1
+  /usr/bin/python3 - "$2" $densities <<'PY'
+import sys
+import numpy as np
+import torch
+path, spec = sys.argv[1], sys.argv[2:]
+d = torch.load(path)
+params, masks = dict(d["parameters"]), dict(d.get("masks", {}))
+for s in spec:
+    name, density = s.split("=")
+    w = params[name].numpy().ravel()
+    k = int(round(float(density) * w.size))
+    m = np.zeros(w.size, dtype=bool)
+    m[np.argpartition(np.abs(w), w.size - k)[w.size - k:]] = True
+    params[name] = torch.from_numpy(np.where(m, w, 0).astype(np.float32).reshape(params[name].shape))
+    masks[name] = torch.from_numpy(m.reshape(params[name].shape))
+metadata = {k: v for k, v in d["metadata"].items() if not k.startswith("xxh64:")}
+torch.save({"format": d["format"], "version": d["version"], "metadata": metadata,
+            "parameters": params, "masks": masks}, path)
+PY
+}
+
 # prune_to_paper DEEPSZ MODEL FILE DATA_ARGS...: masks FILE's fc layers to
 # the paper's densities by magnitude, one layer at a time, no retraining.
 prune_to_paper() {

@@ -9,7 +9,10 @@
 # ratio to the dense float32 bytes of the model, and the seconds.
 # The weights are not trained, so the ratio is not the claim; memory is.
 #   bench/memory.sh [BUILD_DIR] [WORK_DIR] [MODELS...]   (default: build/, a temp dir, alexnet vgg16)
-# Environment: IMAGES (selection images, default 8), MAX_LOSS (default 1).
+# Environment: IMAGES (selection images, default 8), MAX_LOSS (default 1),
+# MASKER (python, the default: mask_to_paper_python in bench/lib.sh; or
+# deepsz: deepsz prune --score magnitude, a layer at a time, which takes over
+# 15 minutes on VGG-16).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/bench/lib.sh"
@@ -20,6 +23,7 @@ MODELS=("$@")
 ((${#MODELS[@]})) || MODELS=(alexnet vgg16)
 IMAGES="${IMAGES:-8}"
 MAX_LOSS="${MAX_LOSS:-1}"
+MASKER="${MASKER:-python}"
 
 random_224_data "$WORK/data" "$IMAGES"
 D=(--data "$WORK/data" --val "$IMAGES" --cert 0)
@@ -46,9 +50,13 @@ for model in "${MODELS[@]}"; do
   DENSE=$((params * 4))
   echo "| $model | dense float32 | $((DENSE / 1000000)) | 1.00x | |"
   measure "info" "$DEEPSZ" info "$m.pt"
-  # Magnitude masks, one layer at a time, no retraining.
+  # Magnitude masks, one layer at a time.
   cp "$m.pt" "$m.pruned.pt"
-  prune_to_paper "$DEEPSZ" "$model" "$m.pruned.pt" "${D[@]}"
+  if [[ "$MASKER" == deepsz ]]; then
+    prune_to_paper "$DEEPSZ" "$model" "$m.pruned.pt" "${D[@]}"
+  else
+    mask_to_paper_python "$model" "$m.pruned.pt"
+  fi
   "$DEEPSZ" info "$m.pruned.pt" | grep -E '^fc[678]\.weight' | awk '{ printf "  %s density %s\n", $1, $5 }' >&2
   measure "compress" "$DEEPSZ" compress "$m.pruned.pt" "${D[@]}" --fc-only --max-loss "$MAX_LOSS" -q -o "$m.dsz"
   measure "decompress" "$DEEPSZ" decompress "$m.dsz" -q -o "$m.back.pt"

@@ -1,5 +1,7 @@
 // The .dsz container: rejection of malformed files (docs/FORMAT.md, "Decoder
 // obligations"), writing through a temporary file, and the fixed overhead.
+#include <fstream>
+
 #include "container_test_support.h"
 
 namespace deepsz {
@@ -235,6 +237,35 @@ TEST_F(ContainerFile, given_container_when_written_and_read_expect_identical_and
   write_container_file(other, path);  // replaces
   expect_same(other, read_container_file(path));
   EXPECT_EQ(files_in_dir(), 1u);
+}
+
+// What compress checks after writing: the file is serialize_container's
+// bytes, and one byte changed, missing or added anywhere is seen.
+TEST_F(ContainerFile, given_written_file_expect_it_matches_its_container_and_any_change_seen) {
+  const Container c = small_container();
+  const std::string path = (dir_ / "model.dsz").string();
+  write_container_file(c, path);
+  const std::vector<uint8_t> bytes = serialize_container(c);
+  EXPECT_EQ(read_file_bytes(path), bytes);
+  EXPECT_TRUE(container_file_matches(c, path));
+  auto write = [&](const std::vector<uint8_t>& b) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+  };
+  for (size_t at : {size_t(0), bytes.size() / 2, bytes.size() - 1}) {
+    std::vector<uint8_t> b = bytes;
+    b[at] ^= 1;
+    write(b);
+    EXPECT_FALSE(container_file_matches(c, path)) << "byte " << at;
+  }
+  write(std::vector<uint8_t>(bytes.begin(), bytes.end() - 1));
+  EXPECT_FALSE(container_file_matches(c, path));
+  std::vector<uint8_t> longer = bytes;
+  longer.push_back(0);
+  write(longer);
+  EXPECT_FALSE(container_file_matches(c, path));
+  write(bytes);
+  EXPECT_TRUE(container_file_matches(c, path));
+  EXPECT_THROW(container_file_matches(c, (dir_ / "missing.dsz").string()), deepsz::Error);
 }
 
 TEST_F(ContainerFile, given_missing_directory_when_written_expect_io_error_and_nothing_left) {
