@@ -31,14 +31,21 @@ constexpr uint64_t kZstdMaxRatio = (128 * 1024) / 4;
 [[noreturn]] void fail(ErrorCode code, const std::string& what) { throw Error(code, what); }
 
 std::vector<uint8_t> lossless_compress(const float* data, size_t count) {
-  std::vector<uint8_t> raw(count * 4);
-  for (size_t i = 0; i < count; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &data[i], 4);
-    for (int b = 0; b < 4; ++b) raw[4 * i + b] = uint8_t(bits >> (8 * b));
+  // The stream holds the floats' little-endian bytes: the memory itself on a
+  // little-endian machine (no copy of the tensor), else a swapped copy.
+  std::vector<uint8_t> swapped;
+  const void* raw = data;
+  if constexpr (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) {
+    swapped.resize(count * 4);
+    for (size_t i = 0; i < count; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &data[i], 4);
+      for (int b = 0; b < 4; ++b) swapped[4 * i + b] = uint8_t(bits >> (8 * b));
+    }
+    raw = swapped.data();
   }
-  std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
-  const size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), kLosslessZstdLevel);
+  std::vector<uint8_t> out(ZSTD_compressBound(count * 4));
+  const size_t n = ZSTD_compress(out.data(), out.size(), raw, count * 4, kLosslessZstdLevel);
   if (ZSTD_isError(n))
     fail(ErrorCode::invalid_argument, std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(n);

@@ -103,6 +103,7 @@ CompressionJob::CompressionJob(const model::Model& input, const model::Dataset& 
   const bool root = !o.collective || o.collective->rank() == 0;
   if (root) ref_test_ = ev_->correct(Split::test);
   if (certify_ && root) cert_ref_ = detail::certification_reference(input, *ev_, data);
+  release_free_memory();
   r.images_val = ref_val_.size();
   r.images_test = ref_test_.size();
   r.input_val_top1 = model::mean_of(ref_val_);
@@ -432,6 +433,7 @@ CompressReport CompressionJob::finish(const std::string& output) {
 
   t0 = Clock::now();
   ov.clear();
+  release_free_memory();
   c.set_meta(model::meta::val_top1, short_number(r.val_top1_after));
   c.set_meta(model::meta::test_top1, short_number(r.test_top1_after));
   for (size_t i = 0; i < plans_.size(); ++i) {

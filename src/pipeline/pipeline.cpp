@@ -2,6 +2,7 @@
 // (docs/PIPELINE.md). Torch-free: everything goes through model.h.
 #include "deepsz/pipeline/pipeline.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,6 +161,12 @@ std::vector<TensorPlan> plan_tensors(const model::Model& m, const CompressOption
   return plans;
 }
 
+void release_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 model::ParameterValues decoded_values(std::shared_ptr<const TensorEntry> e) {
   return model::ParameterValues::produced(
       [e = std::move(e)](const model::FloatSink& sink) { decode_tensor_pieces(*e, 1, sink); });
@@ -174,9 +181,28 @@ TensorEntry encode_candidate(const TensorPlan& p, double bound, const MethodSett
     o.codec = ValueCodec::lossless;
     TensorEntry best = encode_tensor(p.info.name, p.shape, p.values.data(), o);
     if (s.lossless_dsz) {
-      o.codec = ValueCodec::dsz;
-      o.abs_error_bound = 0.0;
-      TensorEntry d = encode_tensor(p.info.name, p.shape, p.values.data(), o);
+      // dsz at bound 0 beside it: the same index (the same positions), so
+      // only the values are coded again, taken in order without their
+      // positions (VGG-16's fc6: 33 MB of positions not built twice).
+      std::vector<uint8_t> lossless_values = std::move(best.value_stream);
+      TensorEntry d = best;  // without its value stream
+      best.value_stream = std::move(lossless_values);
+      d.value_codec = ValueCodec::dsz;
+      d.error_bound = 0.0;
+      CodecOptions c;
+      c.abs_error_bound = 0.0;
+      c.predictor = o.predictor;
+      c.threads = o.threads;
+      if (p.sparse) {
+        std::vector<float> kept;
+        kept.reserve(size_t(p.nonzeros));
+        for (float v : p.values)
+          if (v != 0.0f) kept.push_back(v);  // nonzero_positions' rule: -0 is zero, NaN kept
+        d.value_stream = compress_floats(kept.data(), kept.size(), c);
+      } else {
+        d.value_stream = compress_floats(p.values.data(), p.values.size(), c);
+      }
+      validate_tensor_entry(d);
       if (d.index_stream.size() + d.value_stream.size() <
           best.index_stream.size() + best.value_stream.size())
         best = std::move(d);
@@ -359,6 +385,7 @@ AssessmentTable detail::assess(const model::Model& input, const model::Dataset& 
           measure(0.5 * p.lattice);
       }
       bar.advance(per_tensor > found.size() ? per_tensor - found.size() : 0, p.info.name + " done");
+      release_free_memory();
       std::sort(found.begin(), found.end(),
                 [](const Candidate& a, const Candidate& b) { return a.abs_error_bound < b.abs_error_bound; });
       std::lock_guard<std::mutex> lock(table_mu);
