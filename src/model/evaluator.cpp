@@ -110,7 +110,7 @@ std::vector<float> gather(const ParameterValues& p, size_t expected, const std::
 torch::Tensor produced_linear(const torch::Tensor& x, const ParameterValues& w, const torch::Tensor& bias,
                               int64_t out, int64_t in, int64_t batch, const std::string& name) {
   const int64_t n = x.size(0);
-  const int64_t rows = out * in > kLinearBlockValues ? std::min(out, linear_block_rows(in)) : out;
+  const int64_t rows = linear_block_rows(out, in);  // the partition linear_by_rows uses
   torch::Tensor block = torch::empty({rows, in}, torch::kFloat32);
   float* buf = block.data_ptr<float>();
   const size_t block_values = size_t(rows * in);

@@ -54,10 +54,11 @@ struct Model::Impl {
                            const std::map<std::string, torch::Tensor>* overrides = nullptr);
 };
 
-// torch::linear, a block of linear_block_rows(in) rows at a time when the
-// weight has more than kLinearBlockValues values (model.h): every large
+// torch::linear, a block of linear_block_rows(out, in) rows at a time when
+// the weight has more than kLinearBlockValues values (model.h): every large
 // fully connected layer is computed so, its weights the model's or produced.
-int64_t linear_block_rows(int64_t in_features);
+// The rows of a block; `out` (one block) for a layer that is not split.
+int64_t linear_block_rows(int64_t out_features, int64_t in_features);
 torch::Tensor linear_by_rows(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
 
 // Images [first, first+count) of a set as an N x C x H x W float tensor.

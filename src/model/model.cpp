@@ -251,17 +251,18 @@ torch::Tensor Model::Impl::forward(const torch::Tensor& x) {
   return run_layers(x, 0, layers.size());
 }
 
-int64_t linear_block_rows(int64_t in_features) {
-  return std::max<int64_t>(1, kLinearBlockValues / std::max<int64_t>(1, in_features));
+int64_t linear_block_rows(int64_t out_features, int64_t in_features) {
+  if (out_features * in_features <= kLinearBlockValues) return out_features;
+  return std::min(out_features, std::max<int64_t>(1, kLinearBlockValues / std::max<int64_t>(1, in_features)));
 }
 
 torch::Tensor linear_by_rows(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   // Training keeps the one product: autograd would give every block's slice
   // a zero gradient of the whole weight (SliceBackward), 100 x 411 MB for
   // VGG-16's fc6. Evaluation (no grad) is where the blocks must match.
-  if (w.dim() != 2 || w.numel() <= kLinearBlockValues || (at::GradMode::is_enabled() && w.requires_grad()))
-    return torch::linear(x, w, b);
-  const int64_t out = w.size(0), rows = linear_block_rows(w.size(1));
+  if (w.dim() != 2 || (at::GradMode::is_enabled() && w.requires_grad())) return torch::linear(x, w, b);
+  const int64_t out = w.size(0), rows = linear_block_rows(out, w.size(1));
+  if (rows >= out) return torch::linear(x, w, b);
   std::vector<torch::Tensor> parts;
   for (int64_t r = 0; r < out; r += rows) {
     const int64_t e = std::min(out, r + rows);
