@@ -225,13 +225,19 @@ void validate_tensor_description(const TensorEntry& e) {
 }
 }  // namespace format
 
+std::vector<std::pair<const uint8_t*, size_t>> format::container_stream_parts(const Container& c) {
+  std::vector<std::pair<const uint8_t*, size_t>> parts;
+  for (const auto& t : c.tensors) {
+    parts.emplace_back(t.index_stream.data(), t.index_stream.size());
+    parts.emplace_back(t.value_stream.data(), t.value_stream.size());
+  }
+  return parts;
+}
+
 std::vector<uint8_t> serialize_container(const Container& c) {
   std::vector<uint8_t> out = serialize_container_head(c);
   ByteWriter w(out);
-  for (const auto& t : c.tensors) {
-    w.bytes(t.index_stream.data(), t.index_stream.size());
-    w.bytes(t.value_stream.data(), t.value_stream.size());
-  }
+  for (const auto& [data, size] : format::container_stream_parts(c)) w.bytes(data, size);
   return out;
 }
 

@@ -17,6 +17,10 @@ namespace deepsz::format {
 Container parse_container_impl(const uint8_t* data, size_t size, bool verify_checksums,
                                std::vector<size_t>* checksum_fields = nullptr);
 
+// The bytes that follow serialize_container_head's, in order: each
+// tensor's index stream, then its value stream (views into `c`).
+std::vector<std::pair<const uint8_t*, size_t>> container_stream_parts(const Container& c);
+
 // Tests only: called by write_file_atomically after each piece written to the
 // temporary file, with the bytes written so far (null: nothing is called).
 extern void (*g_write_chunk_hook_for_testing)(size_t bytes_written);

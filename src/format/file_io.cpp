@@ -186,20 +186,14 @@ void write_container_file(const Container& c, const std::string& path) {
   const std::vector<uint8_t> head = serialize_container_head(c);  // validates c
   AtomicFileWriter out(path);
   out.write(head.data(), head.size());
-  for (const TensorEntry& t : c.tensors) {
-    out.write(t.index_stream.data(), t.index_stream.size());
-    out.write(t.value_stream.data(), t.value_stream.size());
-  }
+  for (const auto& [data, size] : format::container_stream_parts(c)) out.write(data, size);
   out.commit();
 }
 
 bool container_file_matches(const Container& c, const std::string& path) {
   const std::vector<uint8_t> head = serialize_container_head(c);
   std::vector<std::pair<const uint8_t*, size_t>> parts{{head.data(), head.size()}};
-  for (const TensorEntry& t : c.tensors) {
-    parts.emplace_back(t.index_stream.data(), t.index_stream.size());
-    parts.emplace_back(t.value_stream.data(), t.value_stream.size());
-  }
+  for (const auto& part : format::container_stream_parts(c)) parts.push_back(part);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorCode::io_error, "cannot open " + path);
   std::vector<char> buf(size_t(4) << 20);
